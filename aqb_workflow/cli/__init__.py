@@ -1,0 +1,1 @@
+"""The ``aqb`` command: click groups, one module per group, heavy imports inside commands."""

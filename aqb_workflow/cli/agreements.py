@@ -1,0 +1,251 @@
+"""Agreements: create, list, show, edit, triggers, transition, history."""
+
+from __future__ import annotations
+
+import click
+
+from aqb_workflow.cli._common import (
+    actor,
+    actor_option,
+    checked_app,
+    emit_json,
+    json_option,
+    parse_assignments,
+    table,
+)
+
+
+@click.command(
+    epilog="Example: aqb create --district 'Landkreis Gießen' --year 2024 --budget 1.266.800"
+)
+@click.option("--district", required=True, help="Official name, slug or AGS.")
+@click.option("--year", required=True, type=int, help="Budget year.")
+@click.option("--budget", required=True, help="Haushaltsmittel in euros: 1.266.800,00 or 1266800.")
+@actor_option
+def create(district: str, year: int, budget: str, actor_name: str | None) -> None:
+    """Create a drafted agreement for a Gebietskörperschaft and year."""
+    from aqb_workflow import services
+
+    application = checked_app()
+    key = services.create(application, actor(application, actor_name), district, year, budget)
+    click.echo(f"created {key} ({application.workflow.label(application.workflow.initial)})")
+
+
+@click.command("list", epilog="Example: aqb list --year 2024 --state signed_by_ministry")
+@click.option("--year", type=int, help="Only this budget year.")
+@click.option("--state", help="Only agreements in this state.")
+@json_option
+def list_(year: int | None, state: str | None, as_json: bool) -> None:
+    """List agreements with their state and budget."""
+    from aqb_workflow.domain.formats import format_euro
+    from aqb_workflow.errors import BadInput
+    from aqb_workflow.store.queries import list_agreements
+
+    application = checked_app()
+    if state is not None and state not in application.workflow.states:
+        raise BadInput(f"unknown state {state!r}; states: {', '.join(application.workflow.states)}")
+    with application.db.read() as conn:
+        rows = list_agreements(conn, year, state)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no agreements")
+        return
+    click.echo(
+        table(
+            ["key", "Gebietskörperschaft", "budget", "state"],
+            [
+                (
+                    r["key"],
+                    application.registry.by_slug(r["district"]).name,
+                    format_euro(r["budget_cents"]),
+                    r["state"],
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@click.command(epilog="Example: aqb show 2024-giessen")
+@click.argument("key")
+@json_option
+def show(key: str, as_json: bool) -> None:
+    """Show one agreement: budget, state, recorded fields, measures, next steps."""
+    from aqb_workflow import services
+    from aqb_workflow.present import agreement_json, agreement_text
+
+    application = checked_app()
+    agreement = services.current(application, key)
+    if as_json:
+        emit_json(agreement_json(agreement, application.workflow, application.registry))
+    else:
+        click.echo(
+            agreement_text(
+                agreement, application.workflow, application.registry, application.settings.zone
+            )
+        )
+
+
+@click.command(
+    epilog="Example: aqb edit 2024-giessen budget=1.300.000 --reason 'Mittelerhöhung lt. Erlass'"
+)
+@click.argument("key")
+@click.argument("assignments", nargs=-1, metavar="FIELD=VALUE...")
+@click.option("--reason", help="Why: required once the agreement is signed (an amendment, § 6).")
+@actor_option
+def edit(
+    key: str, assignments: tuple[str, ...], reason: str | None, actor_name: str | None
+) -> None:
+    """Change the budget or recorded fields; after signing, an audited amendment."""
+    from aqb_workflow import services
+
+    application = checked_app()
+    diff = services.edit(
+        application, actor(application, actor_name), key, parse_assignments(assignments), reason
+    )
+    for name, change in diff.items():
+        click.echo(f"{key}: {name}: {change['old']} -> {change['new']}")
+
+
+@click.command(epilog="Example: aqb triggers 2024-giessen")
+@click.argument("key")
+@json_option
+def triggers(key: str, as_json: bool) -> None:
+    """What may be fired on an agreement now, and which fields each needs."""
+    from aqb_workflow import services
+
+    application = checked_app()
+    agreement = services.current(application, key)
+    workflow = application.workflow
+    allowed = [workflow.triggers[name] for name in workflow.allowed(agreement.state)]
+    if as_json:
+        emit_json(
+            {
+                "key": key,
+                "state": agreement.state,
+                "triggers": [
+                    {
+                        "name": t.name,
+                        "label": t.label,
+                        "to": t.dest,
+                        "roles": list(t.roles),
+                        "fields": [
+                            {
+                                "name": f.name,
+                                "type": f.type,
+                                "required": not f.optional,
+                            }
+                            for f in t.fields.values()
+                        ],
+                    }
+                    for t in allowed
+                ],
+            }
+        )
+        return
+    click.echo(f"{key} is {agreement.state} ({workflow.label(agreement.state)})")
+    if not allowed:
+        click.echo("nothing may be fired: final state")
+        return
+    click.echo(
+        table(
+            ["trigger", "to", "roles", "fields"],
+            [
+                (t.name, t.dest, ", ".join(t.roles), ", ".join(workflow.describe_fields(t)))
+                for t in allowed
+            ],
+        )
+    )
+
+
+@click.command(
+    epilog="Example: aqb transition 2024-giessen sign_district on=10.07.2024 "
+    "by='Anita Schneider' place=Gießen received_on=15.07.2024"
+)
+@click.argument("key")
+@click.argument("trigger")
+@click.argument("assignments", nargs=-1, metavar="[FIELD=VALUE]...")
+@click.option("--comment", help="A note kept with the audit event.")
+@actor_option
+def transition(
+    key: str,
+    trigger: str,
+    assignments: tuple[str, ...],
+    comment: str | None,
+    actor_name: str | None,
+) -> None:
+    """Fire a trigger: record its fields and move the agreement on, atomically and audited."""
+    from aqb_workflow import services
+
+    application = checked_app()
+    fields = parse_assignments(assignments)
+    seen = services.current(application, key)
+    fired = services.fire(
+        application,
+        actor(application, actor_name),
+        key,
+        trigger,
+        fields,
+        comment=comment,
+        expected_version=seen.version,
+    )
+    label = application.workflow.label(fired.to_state)
+    click.echo(f"{key}: {fired.from_state} -> {fired.to_state} ({label}), audit event {fired.seq}")
+
+
+@click.command(epilog="Example: aqb history 2024-giessen")
+@click.argument("key")
+@json_option
+def history(key: str, as_json: bool) -> None:
+    """Every recorded event of an agreement, oldest first, in local time."""
+    from aqb_workflow import services
+    from aqb_workflow.present import event_summary, local_time
+    from aqb_workflow.store import queries
+
+    application = checked_app()
+    services.current(application, key)  # a clear error for an unknown key
+    with application.db.read() as conn:
+        records = queries.history(conn, key)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "seq": r.seq,
+                    "at": r.at,
+                    "actor": r.actor,
+                    "role": r.role,
+                    "event": r.event,
+                    "from_state": r.from_state,
+                    "to_state": r.to_state,
+                    "comment": r.comment,
+                    "payload": queries.payload(r),
+                    "hash": r.hash,
+                }
+                for r in records
+            ]
+        )
+        return
+    zone = application.settings.zone
+    click.echo(
+        table(
+            ["#", "when (" + zone.key + ")", "who", "event", "state", "details"],
+            [
+                (
+                    r.seq,
+                    local_time(r.at, zone),
+                    f"{r.actor} ({r.role})",
+                    r.event,
+                    f"{r.from_state or '-'} -> {r.to_state}"
+                    if r.from_state != r.to_state
+                    else r.to_state,
+                    event_summary(r, queries.payload(r), application.workflow, zone),
+                )
+                for r in records
+            ],
+        )
+    )
+
+
+COMMANDS = [create, list_, show, edit, triggers, transition, history]

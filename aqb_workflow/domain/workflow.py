@@ -1,0 +1,416 @@
+"""The workflow file (``states/agreement.toml``) validated into one shared ``transitions`` Machine.
+
+``transitions`` accepts unknown states, unreachable states and misspelt callbacks silently, so
+this loader does the checking and names the file and key. The Machine is built once and shared
+by every agreement: firing moves a throw-away token, never a table row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from transitions import Machine
+
+from aqb_workflow.domain.formats import (
+    format_utc,
+    parse_amount_cents,
+    parse_date,
+    parse_local_datetime,
+)
+from aqb_workflow.domain.guards import GUARDS, GuardContext
+from aqb_workflow.domain.model import ROLE_KINDS, Actor, Agreement, Event
+from aqb_workflow.errors import BadInput, ConfigError, Refused
+
+FIELD_TYPES = ("date", "datetime", "amount", "text")
+_TOP_KEYS = {"workflow", "options", "states", "triggers"}
+_WORKFLOW_KEYS = {"name", "initial"}
+_OPTION_KEYS = {"notice_may_predate_signatures": bool}
+_STATE_KEYS = {"label": str, "final": bool, "description": str}
+_TRIGGER_KEYS = {
+    "label": str,
+    "from": (str, list),
+    "to": str,
+    "roles": list,
+    "guards": list,
+    "fields": dict,
+    "description": str,
+}
+_FIELD_KEYS = {
+    "type": str,
+    "store": str,
+    "label": str,
+    "required": bool,
+    "default": str,
+    "default_from": str,
+    "future": bool,
+}
+_TRIGGER_ROLES = tuple(r for r in ROLE_KINDS if r not in ("admin", "viewer"))
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    store: str
+    label: str
+    required: bool = True
+    default: str | None = None
+    default_from: str | None = None
+    future: bool = False
+
+    @property
+    def optional(self) -> bool:
+        """May be left out: not required, or filled from a default."""
+        return not self.required or self.default is not None or self.default_from is not None
+
+    def parse(self, raw: str, zone: ZoneInfo, today: date) -> Any:
+        """Typed value from what a person typed; raises BadInput naming the field."""
+        what = self.name
+        if self.type == "date":
+            day = parse_date(raw, what)
+            if not self.future and day > today:
+                raise BadInput(f"{what}: {day.isoformat()} is in the future")
+            return day
+        if self.type == "datetime":
+            return parse_local_datetime(raw, zone, what)
+        if self.type == "amount":
+            cents = parse_amount_cents(raw, what)
+            if cents <= 0:
+                raise BadInput(f"{what}: the amount must be positive")
+            return cents
+        text = raw.strip()
+        if not text:
+            raise BadInput(f"{what}: must not be empty")
+        if len(text) > MAX_TEXT or any(ord(c) < 32 and c not in "\n\t" for c in text):
+            raise BadInput(f"{what}: text too long or with control characters")
+        return text
+
+
+def stored(value: Any) -> Any:
+    """A parsed value in the form it is stored and audited (JSON-ready)."""
+    if isinstance(value, datetime):
+        return format_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    guards: tuple[str, ...]
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: str
+    final: bool = False
+
+
+class _Token:
+    """What the shared Machine moves: a state and nothing else."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+class Workflow:
+    def __init__(
+        self,
+        name: str,
+        initial: str,
+        states: dict[str, StateSpec],
+        triggers: dict[str, TriggerSpec],
+        options: dict[str, Any],
+        source: str,
+    ) -> None:
+        self.name = name
+        self.initial = initial
+        self.states = states
+        self.triggers = triggers
+        self.options = options
+        self.source = source
+        self.machine = Machine(
+            model=None,
+            states=list(states),
+            initial=initial,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        for trig in triggers.values():
+            self.machine.add_transition(trig.name, list(trig.sources), trig.dest)
+        self.field_types: dict[str, FieldSpec] = {}
+        for trig in triggers.values():
+            for spec in trig.fields.values():
+                self.field_types.setdefault(spec.store, spec)
+
+    # -- reading ------------------------------------------------------------------------
+    def label(self, state: str) -> str:
+        spec = self.states.get(state)
+        return spec.label if spec else state
+
+    def allowed(self, state: str) -> list[str]:
+        """Triggers that may fire from ``state``, in file order."""
+        possible = set(self.machine.get_triggers(state)) if state in self.states else set()
+        return [t for t in self.triggers if t in possible]
+
+    def is_final(self, state: str) -> bool:
+        return self.states[state].final if state in self.states else False
+
+    def refusal(self, agreement: Agreement, trigger: str) -> str:
+        allowed = ", ".join(self.allowed(agreement.state)) or "nothing (final state)"
+        return (
+            f"{agreement.key} is {agreement.state} ({self.label(agreement.state)}); "
+            f"{trigger} is not allowed now; allowed now: {allowed}"
+        )
+
+    # -- deciding -----------------------------------------------------------------------
+    def fire(
+        self,
+        agreement: Agreement,
+        trigger: str,
+        raw: Mapping[str, str],
+        actor: Actor,
+        *,
+        today: date,
+        now: datetime,
+        zone: ZoneInfo,
+        comment: str | None = None,
+    ) -> tuple[dict[str, Any], Event]:
+        """Decide a transition: the field values to store and the event to audit.
+
+        Raises Refused (not allowed now, wrong role, a guard) or BadInput (fields). Changes
+        nothing: the caller writes the result in one transaction.
+        """
+        spec = self.triggers.get(trigger)
+        if spec is None:
+            raise BadInput(f"unknown trigger {trigger!r}; triggers: {', '.join(self.triggers)}")
+        if trigger not in self.allowed(agreement.state):
+            raise Refused(self.refusal(agreement, trigger))
+        role = actor.role_for(spec.roles, agreement.district)
+        if role is None:
+            raise Refused(
+                f"{actor.name} (roles: {', '.join(actor.roles) or 'none'}) may not fire "
+                f"{trigger} on {agreement.key}; allowed: {', '.join(spec.roles)}"
+                + (" (own district only)" if "district" in spec.roles else "")
+            )
+        values = self.parse_fields(spec, agreement, raw, today=today, zone=zone)
+        context = GuardContext(agreement, values, self.options, zone)
+        for name in spec.guards:
+            reason = GUARDS[name](context)
+            if reason:
+                raise Refused(f"{agreement.key}: {reason}")
+        token = _Token(agreement.state)
+        self.machine.events[trigger].trigger(token)
+        changes = {spec.fields[n].store: stored(v) for n, v in values.items()}
+        payload: dict[str, Any] = {n: stored(v) for n, v in values.items()}
+        for name, fspec in spec.fields.items():
+            if fspec.default_from == "budget" and name in raw:
+                deviation = values[name] - agreement.budget_cents
+                if deviation:
+                    payload["deviation_cents"] = deviation
+        event = Event(
+            agreement=agreement.key,
+            event=trigger,
+            actor=actor.display,
+            role=role,
+            at=now,
+            from_state=agreement.state,
+            to_state=token.state,
+            comment=comment,
+            payload=payload,
+        )
+        return changes, event
+
+    def parse_fields(
+        self,
+        spec: TriggerSpec,
+        agreement: Agreement,
+        raw: Mapping[str, str],
+        *,
+        today: date,
+        zone: ZoneInfo,
+    ) -> dict[str, Any]:
+        unknown = sorted(set(raw) - set(spec.fields))
+        if unknown:
+            raise BadInput(
+                f"{spec.name}: unknown field {unknown[0]!r}; fields: "
+                + ", ".join(self.describe_fields(spec))
+            )
+        values: dict[str, Any] = {}
+        for name, fspec in spec.fields.items():
+            if name in raw:
+                values[name] = fspec.parse(raw[name], zone, today)
+            elif fspec.default is not None:
+                values[name] = fspec.parse(fspec.default, zone, today)
+            elif fspec.default_from == "budget":
+                values[name] = agreement.budget_cents
+            elif fspec.required:
+                raise BadInput(
+                    f"{spec.name} needs {name}=…; fields: " + ", ".join(self.describe_fields(spec))
+                )
+        return values
+
+    def describe_fields(self, spec: TriggerSpec) -> list[str]:
+        return [
+            f"{f.name} ({f.type}{', optional' if f.optional else ''})" for f in spec.fields.values()
+        ]
+
+    def check_in_use(self, in_use: Mapping[str, list[str]]) -> None:
+        """Refuse a definition that would orphan agreements in states it no longer has."""
+        gone = {s: keys for s, keys in in_use.items() if s not in self.states}
+        if gone:
+            listing = "; ".join(
+                f"{state}: {', '.join(keys[:5])}{' …' if len(keys) > 5 else ''}"
+                for state, keys in sorted(gone.items())
+            )
+            raise ConfigError(
+                f"{self.source}: states still in use by agreements are missing: {listing}"
+            )
+
+
+def _check_keys(where: str, table: Any, allowed: Mapping[str, Any]) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+        expected = allowed[key]
+        if expected is not None and not isinstance(value, expected):
+            names = (
+                " or ".join(t.__name__ for t in expected)
+                if isinstance(expected, tuple)
+                else expected.__name__
+            )
+            raise ConfigError(f"{where}.{key}: must be a {names}")
+
+
+def workflow_from_data(data: Mapping[str, Any], source: str) -> Workflow:
+    """Validate the parsed workflow file and build the Workflow; errors name file and key."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"{source}: unknown key {key!r}")
+    head = data.get("workflow", {})
+    _check_keys(f"{source}: workflow", head, dict.fromkeys(_WORKFLOW_KEYS, str))
+    options = data.get("options", {})
+    _check_keys(f"{source}: options", options, _OPTION_KEYS)
+    raw_states = data.get("states")
+    if not isinstance(raw_states, dict) or not raw_states:
+        raise ConfigError(f"{source}: needs [states.NAME] tables")
+    states: dict[str, StateSpec] = {}
+    for name, body in raw_states.items():
+        where = f"{source}: states.{name}"
+        _check_keys(where, body, _STATE_KEYS)
+        if "label" not in body:
+            raise ConfigError(f"{where}: missing label")
+        states[name] = StateSpec(name, body["label"], body.get("final", False))
+    initial = head.get("initial")
+    if initial not in states:
+        raise ConfigError(f"{source}: workflow.initial: unknown state {initial!r}")
+
+    raw_triggers = data.get("triggers")
+    if not isinstance(raw_triggers, dict) or not raw_triggers:
+        raise ConfigError(f"{source}: needs [triggers.NAME] tables")
+    triggers: dict[str, TriggerSpec] = {}
+    stores: dict[str, tuple[str, str]] = {}
+    for name, body in raw_triggers.items():
+        where = f"{source}: triggers.{name}"
+        _check_keys(where, body, _TRIGGER_KEYS)
+        if name in states:
+            raise ConfigError(f"{where}: a trigger cannot share its name with a state")
+        for key in ("from", "to", "roles"):
+            if key not in body:
+                raise ConfigError(f"{where}: missing {key!r}")
+        sources_raw = body["from"]
+        if sources_raw == "*":
+            sources = tuple(s for s, spec in states.items() if not spec.final)
+        else:
+            sources = (sources_raw,) if isinstance(sources_raw, str) else tuple(sources_raw)
+        for state in (*sources, body["to"]):
+            if state not in states:
+                raise ConfigError(f"{where}: unknown state {state!r}")
+        for state in sources:
+            if states[state].final:
+                raise ConfigError(f"{where}.from: {state!r} is final; nothing leaves it")
+        roles = tuple(body["roles"])
+        for role in roles:
+            if role not in _TRIGGER_ROLES:
+                raise ConfigError(
+                    f"{where}.roles: unknown role {role!r} (use {', '.join(_TRIGGER_ROLES)})"
+                )
+        guards = tuple(body.get("guards", ()))
+        for guard in guards:
+            if guard not in GUARDS:
+                raise ConfigError(
+                    f"{where}.guards: unknown guard {guard!r} (known: {', '.join(GUARDS)})"
+                )
+        fields: dict[str, FieldSpec] = {}
+        for fname, fbody in body.get("fields", {}).items():
+            fwhere = f"{where}.fields.{fname}"
+            _check_keys(fwhere, fbody, _FIELD_KEYS)
+            ftype = fbody.get("type")
+            if ftype not in FIELD_TYPES:
+                raise ConfigError(
+                    f"{fwhere}.type: {ftype!r} is not a field type ({', '.join(FIELD_TYPES)})"
+                )
+            if fbody.get("default_from") not in (None, "budget") or (
+                fbody.get("default_from") and ftype != "amount"
+            ):
+                raise ConfigError(f"{fwhere}.default_from: only 'budget', on an amount")
+            store = fbody.get("store", f"{name}_{fname}")
+            if store in ("budget", "state", "key", "year", "district", "version"):
+                raise ConfigError(f"{fwhere}.store: {store!r} is reserved")
+            if store in stores and stores[store][1] != ftype:
+                raise ConfigError(
+                    f"{fwhere}.store: {store!r} is also {stores[store][0]} with another type"
+                )
+            stores.setdefault(store, (fwhere, ftype))
+            fspec = FieldSpec(
+                name=fname,
+                type=ftype,
+                store=store,
+                label=fbody.get("label", fname),
+                required=fbody.get("required", True),
+                default=fbody.get("default"),
+                default_from=fbody.get("default_from"),
+                future=fbody.get("future", False),
+            )
+            if fspec.default is not None:
+                try:
+                    fspec.parse(fspec.default, ZoneInfo("UTC"), date.max)
+                except BadInput as exc:
+                    raise ConfigError(f"{fwhere}.default: {exc}") from None
+            fields[fname] = fspec
+        triggers[name] = TriggerSpec(
+            name, body.get("label", name), sources, body["to"], roles, guards, fields
+        )
+
+    reachable = {initial}
+    frontier = [initial]
+    while frontier:
+        state = frontier.pop()
+        for trig in triggers.values():
+            if state in trig.sources and trig.dest not in reachable:
+                reachable.add(trig.dest)
+                frontier.append(trig.dest)
+    for state, spec in states.items():
+        if state not in reachable:
+            raise ConfigError(f"{source}: states.{state}: unreachable from {initial!r}")
+        if not spec.final and not any(state in t.sources for t in triggers.values()):
+            raise ConfigError(
+                f"{source}: states.{state}: no trigger leaves it; mark it final = true"
+            )
+    return Workflow(head.get("name", "agreement"), initial, states, triggers, dict(options), source)

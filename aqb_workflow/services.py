@@ -1,0 +1,318 @@
+"""The use cases: load, decide (in the domain), write, audit, commit — one transaction each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aqb_workflow.bootstrap import App
+from aqb_workflow.domain.formats import format_utc, parse_amount_cents
+from aqb_workflow.domain.model import CATEGORIES, Actor, Agreement, Event, agreement_key
+from aqb_workflow.domain.workflow import stored
+from aqb_workflow.errors import BadInput, Conflict, NotFound, Refused
+from aqb_workflow.store.unit_of_work import UnitOfWork, load_agreement
+
+CONTACT_ROLES = {
+    "district": "Ansprechperson der Gebietskörperschaft",
+    "participant": "Teilnehmende der Umsetzungsbesprechung",
+    "ministry_desk": "AQB-Referat im Ministerium",
+    "rp_kassel": "Regierungspräsidium Kassel, Dezernat 57",
+}
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _require(actor: Actor, roles: tuple[str, ...], what: str, district: str | None) -> str:
+    role = actor.role_for(roles, district)
+    if role is None:
+        raise Refused(
+            f"{actor.name} (roles: {', '.join(actor.roles) or 'none'}) may not {what}; "
+            f"allowed: {', '.join(roles)}"
+        )
+    return role
+
+
+def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str:
+    entry = app.registry.find(district)
+    if not 2000 <= year <= 2100:
+        raise BadInput(f"year: {year} is not a budget year")
+    if not entry.valid_in(year):
+        raise BadInput(f"{entry.name} has no AQB agreement in {year} (registry)")
+    cents = parse_amount_cents(budget, "budget")
+    if cents <= 0:
+        raise BadInput("budget: the amount must be positive")
+    role = _require(actor, ("ministry",), "create agreements", entry.slug)
+    now = app.clock.now()
+    agreement = Agreement(
+        key=agreement_key(year, entry.slug),
+        year=year,
+        district=entry.slug,
+        budget_cents=cents,
+        state=app.workflow.initial,
+        version=1,
+    )
+    with UnitOfWork(app.db, app.anchor) as uow:
+        if uow.exists(agreement.key):
+            raise Conflict(f"agreement {agreement.key} exists already")
+        uow.add(agreement, format_utc(now))
+        uow.append(
+            Event(
+                agreement=agreement.key,
+                event="created",
+                actor=actor.display,
+                role=role,
+                at=now,
+                to_state=agreement.state,
+                payload={"year": year, "district": entry.slug, "budget_cents": cents},
+            )
+        )
+        uow.commit()
+    return agreement.key
+
+
+@dataclass(frozen=True)
+class Fired:
+    key: str
+    trigger: str
+    from_state: str
+    to_state: str
+    seq: int
+
+
+def fire(
+    app: App,
+    actor: Actor,
+    key: str,
+    trigger: str,
+    fields: Mapping[str, str],
+    *,
+    comment: str | None = None,
+    expected_version: int | None = None,
+) -> Fired:
+    """Fire a trigger: fields, state, version + 1 and the audit event in one transaction."""
+    now = app.clock.now()
+    today = now.astimezone(app.settings.zone).date()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        agreement = uow.get(key)
+        if expected_version is not None and agreement.version != expected_version:
+            raise Conflict(
+                f"{key} changed concurrently, now in state {agreement.state} "
+                f"({app.workflow.label(agreement.state)}); allowed now: "
+                + (", ".join(app.workflow.allowed(agreement.state)) or "nothing")
+            )
+        changes, event = app.workflow.fire(
+            agreement,
+            trigger,
+            fields,
+            actor,
+            today=today,
+            now=now,
+            zone=app.settings.zone,
+            comment=comment,
+        )
+        uow.save(agreement, format_utc(now), state=event.to_state, changes=changes)
+        record = uow.append(event)
+        uow.commit()
+    return Fired(key, trigger, agreement.state, event.to_state or "", record.seq)
+
+
+def _amendable(app: App, agreement: Agreement, reason: str | None, drafted_name: str) -> str:
+    """The event name for a change: a free edit while drafted, an amendment (§ 6) after."""
+    if app.workflow.is_final(agreement.state):
+        raise Refused(
+            f"{agreement.key} is {agreement.state} ({app.workflow.label(agreement.state)}); "
+            "it can no longer be changed"
+        )
+    if agreement.state == app.workflow.initial:
+        return drafted_name
+    if not reason or not reason.strip():
+        raise BadInput(
+            f"{agreement.key} is signed ({agreement.state}); a change is an amendment "
+            "(§ 6): give --reason"
+        )
+    return "amended"
+
+
+def edit(
+    app: App, actor: Actor, key: str, assignments: Mapping[str, str], reason: str | None
+) -> dict[str, dict[str, Any]]:
+    if not assignments:
+        raise BadInput(
+            "edit needs FIELD=VALUE; fields: budget, " + ", ".join(app.workflow.field_types)
+        )
+    now = app.clock.now()
+    today = now.astimezone(app.settings.zone).date()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        agreement = uow.get(key)
+        role = _require(actor, ("ministry",), f"edit {key}", agreement.district)
+        event_name = _amendable(app, agreement, reason, "edited")
+        changes: dict[str, Any] = {}
+        diff: dict[str, dict[str, Any]] = {}
+        budget: int | None = None
+        for name, raw in assignments.items():
+            if name == "budget":
+                budget = parse_amount_cents(raw, "budget")
+                if budget <= 0:
+                    raise BadInput("budget: the amount must be positive")
+                if budget != agreement.budget_cents:
+                    diff["budget_cents"] = {"old": agreement.budget_cents, "new": budget}
+                continue
+            spec = app.workflow.field_types.get(name)
+            if spec is None:
+                raise BadInput(
+                    f"unknown field {name!r}; fields: budget, "
+                    + ", ".join(app.workflow.field_types)
+                )
+            value = stored(spec.parse(raw, app.settings.zone, today))
+            if agreement.fields.get(name) != value:
+                changes[name] = value
+                diff[name] = {"old": agreement.fields.get(name), "new": value}
+        if not diff:
+            raise BadInput(f"{key}: nothing changes")
+        uow.save(agreement, format_utc(now), changes=changes, budget_cents=budget)
+        payload: dict[str, Any] = {"changes": diff}
+        uow.append(
+            Event(
+                key,
+                event_name,
+                actor.display,
+                role,
+                now,
+                agreement.state,
+                agreement.state,
+                reason,
+                payload,
+            )
+        )
+        uow.commit()
+    return diff
+
+
+def add_measure(
+    app: App, actor: Actor, key: str, category: str, title: str, reason: str | None
+) -> int:
+    if category not in CATEGORIES:
+        raise BadInput(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
+    title = " ".join(title.split())
+    if not title or len(title) > 500:
+        raise BadInput("title: give the project's title (at most 500 characters)")
+    now = app.clock.now()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        agreement = uow.get(key)
+        role = _require(actor, ("ministry",), f"change the measures of {key}", agreement.district)
+        event_name = _amendable(app, agreement, reason, "measure_added")
+        measure_id = uow.add_measure(uow.agreement_id(key), category, title)
+        uow.save(agreement, format_utc(now))
+        payload = {"measure_added": {"id": measure_id, "category": category, "title": title}}
+        uow.append(
+            Event(
+                key,
+                event_name,
+                actor.display,
+                role,
+                now,
+                agreement.state,
+                agreement.state,
+                reason,
+                payload,
+            )
+        )
+        uow.commit()
+    return measure_id
+
+
+def remove_measure(app: App, actor: Actor, key: str, which: str, reason: str | None) -> str:
+    now = app.clock.now()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        agreement = uow.get(key)
+        role = _require(actor, ("ministry",), f"change the measures of {key}", agreement.district)
+        event_name = _amendable(app, agreement, reason, "measure_removed")
+        matches = [m for m in agreement.measures if str(m.id) == which or m.title == which]
+        if not matches:
+            raise NotFound(f"{key} has no measure {which!r} (aqb show {key} lists them)")
+        if len(matches) > 1:
+            raise BadInput(f"{key}: {which!r} names several measures; give the id")
+        measure = matches[0]
+        uow.remove_measure(measure.id)
+        uow.save(agreement, format_utc(now))
+        payload = {
+            "measure_removed": {
+                "id": measure.id,
+                "category": measure.category,
+                "title": measure.title,
+            }
+        }
+        uow.append(
+            Event(
+                key,
+                event_name,
+                actor.display,
+                role,
+                now,
+                agreement.state,
+                agreement.state,
+                reason,
+                payload,
+            )
+        )
+        uow.commit()
+    return measure.title
+
+
+def add_contact(
+    app: App, actor: Actor, district: str | None, role: str, name: str, email: str
+) -> int:
+    if role not in CONTACT_ROLES:
+        raise BadInput(f"role: {role!r} is not one of {', '.join(CONTACT_ROLES)}")
+    slug = app.registry.find(district).slug if district else None
+    if role == "district" and slug is None:
+        raise BadInput("a district contact needs --district")
+    if role in ("ministry_desk", "rp_kassel") and slug is not None:
+        raise BadInput(f"a {role} contact is global: leave out --district")
+    name = " ".join(name.split())
+    if not name:
+        raise BadInput("name: must not be empty")
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise BadInput(f"email: {email!r} is not an email address")
+    allowed = ("ministry", "district") if slug else ("ministry",)
+    acting = _require(actor, allowed, "change contacts", slug)
+    now = app.clock.now()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        contact_id = uow.add_contact(slug, role, name, email)
+        uow.append(
+            Event(
+                None,
+                "contact_added",
+                actor.display,
+                acting,
+                now,
+                payload={
+                    "id": contact_id,
+                    "district": slug,
+                    "role": role,
+                    "name": name,
+                    "email": email,
+                },
+            )
+        )
+        uow.commit()
+    return contact_id
+
+
+def remove_contact(app: App, actor: Actor, contact_id: int) -> dict[str, Any]:
+    now = app.clock.now()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        contact = uow.contact(contact_id)
+        allowed = ("ministry", "district") if contact["district"] else ("ministry",)
+        acting = _require(actor, allowed, "change contacts", contact["district"])
+        uow.remove_contact(contact_id)
+        uow.append(Event(None, "contact_removed", actor.display, acting, now, payload=contact))
+        uow.commit()
+    return contact
+
+
+def current(app: App, key: str) -> Agreement:
+    with app.db.read() as conn:
+        return load_agreement(conn, key)

@@ -1,0 +1,106 @@
+"""Reading: lists, history, contacts, and the audit chain as stored. Plain transactions only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from aqb_workflow.domain.audit import AuditRecord
+from aqb_workflow.store import tables as t
+
+
+def list_agreements(
+    conn: Connection, year: int | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(
+        t.agreement.c.key,
+        t.agreement.c.year,
+        t.agreement.c.district,
+        t.agreement.c.budget_cents,
+        t.agreement.c.state,
+        t.agreement.c.version,
+        t.agreement.c.updated_at,
+    ).order_by(t.agreement.c.year, t.agreement.c.district)
+    if year is not None:
+        query = query.where(t.agreement.c.year == year)
+    if state is not None:
+        query = query.where(t.agreement.c.state == state)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def states_in_use(conn: Connection) -> dict[str, list[str]]:
+    rows = conn.execute(
+        select(t.agreement.c.state, t.agreement.c.key).order_by(t.agreement.c.key)
+    ).all()
+    found: dict[str, list[str]] = {}
+    for state, key in rows:
+        found.setdefault(state, []).append(key)
+    return found
+
+
+def distinct_states(conn: Connection) -> set[str]:
+    return {row[0] for row in conn.execute(select(t.agreement.c.state).distinct())}
+
+
+def keys_in_state(conn: Connection, state: str) -> list[str]:
+    query = (
+        select(t.agreement.c.key).where(t.agreement.c.state == state).order_by(t.agreement.c.key)
+    )
+    return [row[0] for row in conn.execute(query)]
+
+
+def _record(row: Any) -> AuditRecord:
+    return AuditRecord(**dict(row._mapping))
+
+
+def history(conn: Connection, key: str) -> list[AuditRecord]:
+    query = (
+        select(t.audit_event).where(t.audit_event.c.agreement == key).order_by(t.audit_event.c.seq)
+    )
+    return [_record(row) for row in conn.execute(query)]
+
+
+def audit_records(conn: Connection, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
+    """All events after ``after`` in sequence order, fetched in batches (flat memory)."""
+    last = after
+    while True:
+        rows = conn.execute(
+            select(t.audit_event)
+            .where(t.audit_event.c.seq > last)
+            .order_by(t.audit_event.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _record(row)
+        last = rows[-1].seq
+
+
+def hash_at(conn: Connection, seq: int) -> str | None:
+    value = conn.execute(select(t.audit_event.c.hash).where(t.audit_event.c.seq == seq)).scalar()
+    return None if value is None else str(value)
+
+
+def agreement_summary(conn: Connection) -> dict[str, tuple[str, int]]:
+    rows = conn.execute(select(t.agreement.c.key, t.agreement.c.state, t.agreement.c.version))
+    return {key: (state, version) for key, state, version in rows}
+
+
+def contacts(conn: Connection, district: str | None = None) -> list[dict[str, Any]]:
+    query = select(t.contact).order_by(t.contact.c.district, t.contact.c.role, t.contact.c.id)
+    if district is not None:
+        query = query.where(t.contact.c.district == district)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def count_events(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(t.audit_event)).scalar() or 0)
+
+
+def payload(record: AuditRecord) -> dict[str, Any]:
+    value = json.loads(record.payload)
+    return value if isinstance(value, dict) else {}

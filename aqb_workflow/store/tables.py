@@ -1,0 +1,97 @@
+"""The schema, declared with SQLModel; created and changed only through Alembic migrations.
+
+Instants are ISO 8601 text in UTC (``2024-07-01T08:00:00.000000+00:00``): the audit hash covers
+exactly what is stored, on SQLite and PostgreSQL alike. Money is integer cents.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class AgreementRow(SQLModel, table=True):
+    __tablename__ = "agreement"
+    __table_args__ = (
+        UniqueConstraint("year", "district", name="uq_agreement_year_district"),
+        Index("ix_agreement_year_state", "year", "state"),
+        Index("ix_agreement_state", "state"),
+        Index("ix_agreement_district", "district"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=80)
+    year: int
+    district: str = Field(max_length=60)
+    budget_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    state: str = Field(max_length=60)
+    version: int
+    data: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the recorded fields
+    created_at: str = Field(max_length=40)
+    updated_at: str = Field(max_length=40)
+
+
+class MeasureRow(SQLModel, table=True):
+    __tablename__ = "measure"
+    __table_args__ = (Index("ix_measure_agreement", "agreement_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id")
+    category: str = Field(max_length=40)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    position: int
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (Index("ix_contact_district", "district"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    district: str | None = Field(default=None, max_length=60)  # None: global (ministry, RP)
+    role: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_agreement", "agreement", "seq"),)
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    agreement: str | None = Field(default=None, max_length=80)
+    at: str = Field(max_length=40)
+    actor: str = Field(max_length=200)
+    role: str = Field(max_length=80)
+    event: str = Field(max_length=60)
+    from_state: str | None = Field(default=None, max_length=60)
+    to_state: str | None = Field(default=None, max_length=60)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """One row: the chain's last (seq, hash). Locking it serializes appends on every database."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int
+    hash: str = Field(max_length=64)
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+agreement = AgreementRow.__table__  # type: ignore[attr-defined]
+measure = MeasureRow.__table__  # type: ignore[attr-defined]
+contact = ContactRow.__table__  # type: ignore[attr-defined]
+audit_event = AuditEventRow.__table__  # type: ignore[attr-defined]
+audit_head = AuditHeadRow.__table__  # type: ignore[attr-defined]
+meta = MetaRow.__table__  # type: ignore[attr-defined]
+metadata = SQLModel.metadata

@@ -1,0 +1,240 @@
+"""One write transaction: load, change, audit, commit, then move the anchor.
+
+The database transaction is what makes a transition atomic (``transitions`` never rolls back):
+state, fields, version + 1 and the audit event are written on one connection and committed
+together, or rolled back together.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from contextlib import ExitStack
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, RootTransaction, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from aqb_workflow._faults import crash_point
+from aqb_workflow.domain.audit import AuditRecord, Head, canonical_json, compute_hash
+from aqb_workflow.domain.formats import format_utc
+from aqb_workflow.domain.model import Agreement, Event, Measure
+from aqb_workflow.errors import Conflict, NotFound
+from aqb_workflow.store import tables as t
+from aqb_workflow.store.anchor import Anchor
+from aqb_workflow.store.engine import Database, translate_errors
+
+
+def chain_id(conn: Connection) -> str:
+    value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "chain_id")).scalar()
+    if value is None:
+        raise NotFound("the database has no aqb schema yet; run: aqb init")
+    return str(value)
+
+
+def load_agreement(conn: Connection, key: str, *, lock: bool = False) -> Agreement:
+    query = select(t.agreement).where(t.agreement.c.key == key)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"no agreement {key!r} (aqb list shows them)")
+    measures = conn.execute(
+        select(t.measure.c.id, t.measure.c.category, t.measure.c.title, t.measure.c.position)
+        .where(t.measure.c.agreement_id == row["id"])
+        .order_by(t.measure.c.position, t.measure.c.id)
+    ).all()
+    return Agreement(
+        key=row["key"],
+        year=row["year"],
+        district=row["district"],
+        budget_cents=row["budget_cents"],
+        state=row["state"],
+        version=row["version"],
+        fields=json.loads(row["data"]),
+        measures=[Measure(m.id, m.category, m.title, m.position) for m in measures],
+    )
+
+
+class UnitOfWork:
+    def __init__(self, db: Database, anchor: Anchor) -> None:
+        self.db = db
+        self.anchor = anchor
+        self._head: Head | None = None
+        self._chain: str | None = None
+        self.records: list[AuditRecord] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self._stack = ExitStack()
+        self._stack.enter_context(translate_errors())
+        try:
+            self._stack.enter_context(self.anchor.locked())
+            self.conn: Connection = self._stack.enter_context(self.db.writer.connect())
+            self.tx: RootTransaction = self.conn.begin()
+        except BaseException as exc:
+            if not self._stack.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        try:
+            if self.tx.is_active:
+                self.tx.rollback()
+        except BaseException as rollback_error:
+            exc_type, exc, tb = type(rollback_error), rollback_error, rollback_error.__traceback__
+        if exc is not None:
+            return bool(self._stack.__exit__(exc_type, exc, tb))
+        self._stack.close()
+        return None
+
+    def commit(self) -> None:
+        crash_point("before_commit")
+        self.tx.commit()
+        if self._head is not None and self._chain is not None:
+            crash_point("after_commit")
+            self.anchor.write(self._chain, self._head)
+
+    # -- agreements -----------------------------------------------------------------------
+    def get(self, key: str) -> Agreement:
+        return load_agreement(self.conn, key, lock=not self.db.is_sqlite)
+
+    def exists(self, key: str) -> bool:
+        found = self.conn.execute(select(t.agreement.c.id).where(t.agreement.c.key == key))
+        return found.first() is not None
+
+    def add(self, agreement: Agreement, now: str) -> int:
+        try:
+            result = self.conn.execute(
+                insert(t.agreement).values(
+                    key=agreement.key,
+                    year=agreement.year,
+                    district=agreement.district,
+                    budget_cents=agreement.budget_cents,
+                    state=agreement.state,
+                    version=agreement.version,
+                    data=canonical_json(agreement.fields),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        except IntegrityError:
+            raise Conflict(f"agreement {agreement.key} exists already") from None
+        return int(result.inserted_primary_key[0])
+
+    def save(
+        self,
+        agreement: Agreement,
+        now: str,
+        *,
+        state: str | None = None,
+        changes: dict[str, Any] | None = None,
+        budget_cents: int | None = None,
+    ) -> None:
+        """Write new state/fields/budget with version + 1, if nobody changed it meanwhile."""
+        fields = {**agreement.fields, **(changes or {})}
+        result = self.conn.execute(
+            update(t.agreement)
+            .where(t.agreement.c.key == agreement.key, t.agreement.c.version == agreement.version)
+            .values(
+                state=state or agreement.state,
+                data=canonical_json(fields),
+                budget_cents=agreement.budget_cents if budget_cents is None else budget_cents,
+                version=agreement.version + 1,
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            current = load_agreement(self.conn, agreement.key)
+            raise Conflict(
+                f"{agreement.key} changed concurrently, now in state {current.state} "
+                f"(version {current.version})"
+            )
+        crash_point("after_update")
+
+    def agreement_id(self, key: str) -> int:
+        value = self.conn.execute(select(t.agreement.c.id).where(t.agreement.c.key == key))
+        found = value.scalar()
+        if found is None:
+            raise NotFound(f"no agreement {key!r}")
+        return int(found)
+
+    # -- measures and contacts --------------------------------------------------------------
+    def add_measure(self, agreement_id: int, category: str, title: str) -> int:
+        last = self.conn.execute(
+            select(func.max(t.measure.c.position)).where(t.measure.c.agreement_id == agreement_id)
+        ).scalar()
+        result = self.conn.execute(
+            insert(t.measure).values(
+                agreement_id=agreement_id,
+                category=category,
+                title=title,
+                position=(last or 0) + 1,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def remove_measure(self, measure_id: int) -> None:
+        self.conn.execute(delete(t.measure).where(t.measure.c.id == measure_id))
+
+    def add_contact(self, district: str | None, role: str, name: str, email: str) -> int:
+        result = self.conn.execute(
+            insert(t.contact).values(district=district, role=role, name=name, email=email)
+        )
+        return int(result.inserted_primary_key[0])
+
+    def contact(self, contact_id: int) -> dict[str, Any]:
+        row = self.conn.execute(select(t.contact).where(t.contact.c.id == contact_id)).mappings()
+        found = row.first()
+        if found is None:
+            raise NotFound(f"no contact with id {contact_id} (aqb contact list shows them)")
+        return dict(found)
+
+    def remove_contact(self, contact_id: int) -> None:
+        self.conn.execute(delete(t.contact).where(t.contact.c.id == contact_id))
+
+    # -- the audit chain --------------------------------------------------------------------
+    def append(self, event: Event) -> AuditRecord:
+        """Chain the event after the current head; the head row's lock serializes appends."""
+        if self._chain is None:
+            self._chain = chain_id(self.conn)
+        head_query = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
+        if not self.db.is_sqlite:
+            head_query = head_query.with_for_update()
+        row = self.conn.execute(head_query).first()
+        head = Head(row.seq, row.hash) if row else Head()
+        content = AuditRecord(
+            seq=head.seq + 1,
+            agreement=event.agreement,
+            at=format_utc(event.at),
+            actor=event.actor,
+            role=event.role,
+            event=event.event,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            comment=event.comment,
+            payload=canonical_json(event.payload),
+            prev_hash=head.hash,
+            hash="",
+        )
+        digest = compute_hash(content.content(), head.hash)
+        record = AuditRecord(**{**content.__dict__, "hash": digest})
+        self.conn.execute(insert(t.audit_event).values(**record.__dict__))
+        crash_point("after_audit")
+        self.conn.execute(
+            update(t.audit_head)
+            .where(t.audit_head.c.id == 1)
+            .values(seq=record.seq, hash=record.hash)
+        )
+        self._head = Head(record.seq, record.hash)
+        self.records.append(record)
+        return record
+
+
+def new_chain_id() -> str:
+    return secrets.token_hex(8)

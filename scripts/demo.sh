@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The demo: the 2024 agreement with Landkreis Gießen (../shared/seeds) walked through its life on
+# a fresh SQLite database in ./demo, the way staff would type it. The signature dates are the
+# real ones of the seed; the notice and the review are examples.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rm -rf "$root/demo" && mkdir -p "$root/demo"
+sed -e "s#^file = \"states/agreement.toml\"#file = \"$root/states/agreement.toml\"#" \
+    -e "s#^folder = \"notifications\"#folder = \"$root/notifications\"#" \
+    "$root/config.toml" > "$root/demo/config.toml"
+export AQB_CONFIG="$root/demo/config.toml"
+step() { printf '\n$ %s\n' "$*"; "$@"; }
+
+step aqb init
+export AQB_ACTOR=hmsi-aqb
+step aqb create --district "Landkreis Gießen" --year 2024 --budget 1.266.800,00
+while IFS='|' read -r category title; do
+  aqb measure add 2024-giessen --category "$category" "$title" >/dev/null
+done <<'MEASURES'
+ausbildungsvorbereitung|BOM Hungen
+ausbildungsvorbereitung|FIT Fachkräftegewinnung im Teilzeitmodell
+ausbildungsvorbereitung|Dreisprung in Ausbildung
+ausbildung|BAE - Berufsausbildung in außerbetrieblichen Einrichtungen
+qualifizierung|Plan B
+qualifizierung|Aufbruch im Alltag
+qualifizierung|Wegbereiter in den Alltag
+qualifizierung|Power-UP
+qualifizierung|Frauen und Beruf: Digitalisierung
+weiterbildung|verschiedene Weiterbildungsmaßnahmen oder Workshops in versch. Jahren
+MEASURES
+step aqb contact add --district giessen --role district --name "Petra Muster" --email aqb@lkgi.example
+step aqb contact add --role ministry_desk --name "AQB-Referat" --email aqb@hmsi.example
+step aqb triggers 2024-giessen
+step aqb transition 2024-giessen sign_ministry on=01.07.2024 by="Heike Hofmann" place=Wiesbaden
+step aqb transition 2024-giessen sign_district on=10.7.2024 by="Anita Schneider" place=Gießen \
+  received_on=15.07.2024 --actor giessen
+step aqb transition 2024-giessen issue_notice on=2024-08-05 ref="RPKS 57 - 2024/GI" --actor rp-kassel
+step aqb transition 2024-giessen schedule_review at="15.10.2024 10:00" location="Kreishaus Gießen"
+step aqb transition 2024-giessen close held_on=15.10.2024 outcome="Umsetzung planmäßig"
+step aqb show 2024-giessen
+step aqb history 2024-giessen
+step aqb audit verify
