@@ -29,10 +29,16 @@ def actor_option(func: F) -> F:
     )(func)
 
 
-def app() -> App:
+def app(*, creating: bool = False) -> App:
+    """The wired application; a missing SQLite file is an error unless ``aqb init`` creates it."""
     from aqb_workflow.bootstrap import bootstrap
+    from aqb_workflow.errors import ConfigError
 
-    return bootstrap()
+    application = bootstrap()
+    path = application.db.sqlite_path
+    if not creating and path is not None and not path.exists():
+        raise ConfigError(f"database {path} does not exist; run: aqb init")
+    return application
 
 
 def checked_app() -> App:

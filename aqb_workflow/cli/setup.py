@@ -12,7 +12,7 @@ def init() -> None:
     """Create the database, or upgrade it to the newest schema (Alembic migrations)."""
     from aqb_workflow.store.migrate import upgrade
 
-    application = app()
+    application = app(creating=True)
     before, after = upgrade(application.db)
     if before == after:
         click.echo(f"database is up to date (schema {after}): {application.settings.database_url}")

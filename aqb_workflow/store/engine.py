@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -44,6 +45,14 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, for SQLite URLs naming one."""
+        if not self.is_sqlite:
+            return None
+        database = self.writer.url.database
+        return Path(database) if database and database != ":memory:" else None
 
     def _sqlite_engine(self, begin: str) -> Engine:
         engine = create_engine(
