@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy aqb_workflow/domain aqb_workflow/store
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -130,9 +130,6 @@ def registry_from_data(data: Mapping[str, Any], source: str) -> Registry:
             if row[key] in seen:
                 raise ConfigError(f"{where}: {key} {row[key]!r} appears twice")
             seen[row[key]] = key
-        entries.append(
-            Gebietskoerperschaft(
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
-            )
-        )
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+        entries.append(Gebietskoerperschaft(**values))
     return Registry(entries)

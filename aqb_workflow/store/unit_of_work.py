@@ -8,12 +8,20 @@ together, or rolled back together.
 from __future__ import annotations
 
 import json
-import secrets
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, RootTransaction, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    RootTransaction,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from aqb_workflow._faults import crash_point
@@ -125,7 +133,7 @@ class UnitOfWork:
             )
         except IntegrityError:
             raise Conflict(f"agreement {agreement.key} exists already") from None
-        return int(result.inserted_primary_key[0])
+        return _new_id(result)
 
     def save(
         self,
@@ -177,7 +185,7 @@ class UnitOfWork:
                 position=(last or 0) + 1,
             )
         )
-        return int(result.inserted_primary_key[0])
+        return _new_id(result)
 
     def remove_measure(self, measure_id: int) -> None:
         self.conn.execute(delete(t.measure).where(t.measure.c.id == measure_id))
@@ -186,7 +194,7 @@ class UnitOfWork:
         result = self.conn.execute(
             insert(t.contact).values(district=district, role=role, name=name, email=email)
         )
-        return int(result.inserted_primary_key[0])
+        return _new_id(result)
 
     def contact(self, contact_id: int) -> dict[str, Any]:
         row = self.conn.execute(select(t.contact).where(t.contact.c.id == contact_id)).mappings()
@@ -236,5 +244,8 @@ class UnitOfWork:
         return record
 
 
-def new_chain_id() -> str:
-    return secrets.token_hex(8)
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("insert returned no primary key")
+    return int(key[0])
