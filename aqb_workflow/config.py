@@ -40,7 +40,13 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         },
         "file": {"folder": (str, "outbox")},
     },
-    "daemon": {"interval_seconds": (int, 60)},
+    "daemon": {"interval_seconds": (int, 60), "heartbeat": (str, "aqb-daemon.heartbeat")},
+    "calendar": {"subdivision": (str, "HE"), "closure_days": (list, ["12-24", "12-31"])},
+    "reminders": {
+        "send_at": (str, "08:00"),
+        "retry_minutes": (list, [1, 5, 15, 30, 60]),
+        "give_up_hours": (int, 72),
+    },
 }
 _ROLE = re.compile(r"^(ministry|rp_kassel|admin|viewer|district:[a-z0-9]+(-[a-z0-9]+)*)$")
 
@@ -70,6 +76,12 @@ class Settings:
     smtp: SmtpSettings
     mail_folder: Path
     daemon_interval_seconds: int
+    heartbeat: Path
+    subdivision: str
+    closure_days: tuple[tuple[int, int], ...]
+    send_at: tuple[int, int]
+    retry_minutes: tuple[int, ...]
+    give_up_hours: int
     users: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
@@ -174,6 +186,23 @@ def load_settings(path: Path | None = None) -> Settings:
     if values["database"]["busy_timeout_ms"] < 0:
         raise ConfigError(f"{source}: database.busy_timeout_ms must not be negative")
 
+    closure = []
+    for item in values["calendar"]["closure_days"]:
+        m = re.fullmatch(r"(\d{2})-(\d{2})", item) if isinstance(item, str) else None
+        if not m or not (1 <= int(m[1]) <= 12 and 1 <= int(m[2]) <= 31):
+            raise ConfigError(f"{source}: calendar.closure_days: {item!r} is not MM-DD")
+        closure.append((int(m[1]), int(m[2])))
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", values["reminders"]["send_at"])
+    if not m or int(m[1]) > 23 or int(m[2]) > 59:
+        raise ConfigError(f"{source}: reminders.send_at must be HH:MM, e.g. 08:00")
+    retries = values["reminders"]["retry_minutes"]
+    if not retries or not all(
+        isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in retries
+    ):
+        raise ConfigError(f"{source}: reminders.retry_minutes must be positive whole minutes")
+    if values["reminders"]["give_up_hours"] < 1:
+        raise ConfigError(f"{source}: reminders.give_up_hours must be at least 1")
+
     url = os.environ.get("AQB_DATABASE_URL") or values["database"]["url"]
     registry = values["registry"]["file"]
     return Settings(
@@ -192,5 +221,11 @@ def load_settings(path: Path | None = None) -> Settings:
         smtp=SmtpSettings(**mail["smtp"]),
         mail_folder=folder / mail["file"]["folder"],
         daemon_interval_seconds=values["daemon"]["interval_seconds"],
+        heartbeat=folder / values["daemon"]["heartbeat"],
+        subdivision=values["calendar"]["subdivision"],
+        closure_days=tuple(closure),
+        send_at=(int(m[1]), int(m[2])),
+        retry_minutes=tuple(retries),
+        give_up_hours=values["reminders"]["give_up_hours"],
         users=users,
     )

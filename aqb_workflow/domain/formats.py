@@ -75,15 +75,15 @@ def local_to_utc(naive: datetime, zone: ZoneInfo, what: str = "time") -> datetim
     """Resolve a wall-clock time in ``zone`` to UTC, refusing gaps and ambiguous times."""
     first = naive.replace(tzinfo=zone, fold=0)
     second = naive.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        raise BadInput(
-            f"{what}: {naive:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks go back); "
-            "choose another time"
-        )
     back = first.astimezone(UTC).astimezone(zone)
     if back.replace(tzinfo=None) != naive:
         raise BadInput(
             f"{what}: {naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks go forward)"
+        )
+    if first.utcoffset() != second.utcoffset():
+        raise BadInput(
+            f"{what}: {naive:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks go back); "
+            "choose another time"
         )
     return first.astimezone(UTC)
 
@@ -94,7 +94,7 @@ def parse_amount_cents(text: str, what: str = "amount") -> int:
     A dot followed by exactly three digits is a German thousands separator, never a decimal
     point, so ``1.266`` is 1266 euros, not 1,27.
     """
-    raw = re.sub(r"\s|€|EUR|Euro", "", text.strip(), flags=re.IGNORECASE)
+    raw = re.sub(r"\s|€|Euro|EUR", "", text.strip(), flags=re.IGNORECASE)
     if not raw:
         raise BadInput(f"{what}: empty amount")
     if "," in raw:

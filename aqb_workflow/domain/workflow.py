@@ -406,11 +406,23 @@ def workflow_from_data(data: Mapping[str, Any], source: str) -> Workflow:
             if state in trig.sources and trig.dest not in reachable:
                 reachable.add(trig.dest)
                 frontier.append(trig.dest)
-    for state, spec in states.items():
+    for state in states:
         if state not in reachable:
             raise ConfigError(f"{source}: states.{state}: unreachable from {initial!r}")
-        if not spec.final and not any(state in t.sources for t in triggers.values()):
+    # every open state needs a way to a final one, or agreements get stuck in it
+    finishing = {s for s, spec in states.items() if spec.final}
+    grew = True
+    while grew:
+        grew = False
+        for trig in triggers.values():
+            for state in trig.sources:
+                if trig.dest in finishing and state not in finishing:
+                    finishing.add(state)
+                    grew = True
+    for state in states:
+        if state not in finishing:
             raise ConfigError(
-                f"{source}: states.{state}: no trigger leaves it; mark it final = true"
+                f"{source}: states.{state}: no trigger leads from it to a final state; "
+                "add one or mark it final = true"
             )
     return Workflow(head.get("name", "agreement"), initial, states, triggers, dict(options), source)
