@@ -269,7 +269,11 @@ BROKEN: list[tuple[str, Mutation, list[str]]] = [
         ),
         ["triggers.reopen.from", "'closed'", "final"],
     ),
-    ("non-final state with no way out", _trap_state, ["states.paused", "no trigger leads from it to a final state"]),
+    (
+        "non-final state with no way out",
+        _trap_state,
+        ["states.paused", "no trigger leads from it to a final state"],
+    ),
     ("initial unknown", _set("workflow/initial", "draft"), ["workflow.initial", "'draft'"]),
     ("initial missing", _delete("workflow/initial"), ["workflow.initial"]),
     (
