@@ -8,10 +8,12 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from aqb_workflow.clock import Clock, SystemClock
 from aqb_workflow.config import Settings, load_settings, read_toml
+from aqb_workflow.domain.calendar import WorkCalendar
 from aqb_workflow.domain.model import Actor
 from aqb_workflow.domain.registry import Registry, registry_from_data
 from aqb_workflow.domain.workflow import Workflow, workflow_from_data
@@ -28,6 +30,10 @@ class App:
     db: Database
     anchor: Anchor
     clock: Clock
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(self.settings.subdivision, self.settings.closure_days)
 
 
 def load_workflow(path: Path) -> Workflow:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from aqb_workflow.bootstrap import App
-from aqb_workflow.domain.formats import format_utc, parse_amount_cents
+from aqb_workflow.domain.formats import format_utc, parse_amount_cents, parse_utc
 from aqb_workflow.domain.model import CATEGORIES, Actor, Agreement, Event, agreement_key
+from aqb_workflow.domain.reminders import plan
 from aqb_workflow.domain.workflow import stored
 from aqb_workflow.errors import BadInput, Conflict, NotFound, Refused
+from aqb_workflow.store import outbox
 from aqb_workflow.store.unit_of_work import UnitOfWork, load_agreement
 
 CONTACT_ROLES = {
@@ -31,6 +34,30 @@ def _require(actor: Actor, roles: tuple[str, ...], what: str, district: str | No
             f"allowed: {', '.join(roles)}"
         )
     return role
+
+
+def _replan(app: App, uow: UnitOfWork, key: str, now: datetime) -> dict[str, list[int]]:
+    """Plan the agreement's reminders for its new state, in the same transaction."""
+    agreement = load_agreement(uow.conn, key)
+    wanted = plan(
+        app.workflow.rules,
+        key=key,
+        state=agreement.state,
+        year=agreement.year,
+        fields=agreement.fields,
+        entered_at=parse_utc(agreement.entered_at),
+        calendar=app.calendar,
+        zone=app.settings.zone,
+        send_at=app.settings.send_at,
+        now=now,
+    )
+    result = outbox.replan(uow.conn, key, wanted, now, agreement.version)
+    changes = {}
+    if result.planned:
+        changes["planned"] = result.planned
+    if result.cancelled:
+        changes["cancelled"] = result.cancelled
+    return changes
 
 
 def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str:
@@ -56,6 +83,10 @@ def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str
         if uow.exists(agreement.key):
             raise Conflict(f"agreement {agreement.key} exists already")
         uow.add(agreement, format_utc(now))
+        payload: dict[str, Any] = {"year": year, "district": entry.slug, "budget_cents": cents}
+        reminders = _replan(app, uow, agreement.key, now)
+        if reminders:
+            payload["reminders"] = reminders
         uow.append(
             Event(
                 agreement=agreement.key,
@@ -64,7 +95,7 @@ def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str
                 role=role,
                 at=now,
                 to_state=agreement.state,
-                payload={"year": year, "district": entry.slug, "budget_cents": cents},
+                payload=payload,
             )
         )
         uow.commit()
@@ -112,19 +143,24 @@ def fire(
             comment=comment,
         )
         uow.save(agreement, format_utc(now), state=event.to_state, changes=changes)
+        reminders = _replan(app, uow, key, now)
+        if reminders:
+            event = replace(event, payload={**event.payload, "reminders": reminders})
         record = uow.append(event)
         uow.commit()
     return Fired(key, trigger, agreement.state, event.to_state or "", record.seq)
 
 
-def _amendable(app: App, agreement: Agreement, reason: str | None, drafted_name: str) -> str:
+def _amendable(
+    app: App, agreement: Agreement, reason: str | None, drafted_name: str, free: bool = False
+) -> str:
     """The event name for a change: a free edit while drafted, an amendment (§ 6) after."""
     if app.workflow.is_final(agreement.state):
         raise Refused(
             f"{agreement.key} is {agreement.state} ({app.workflow.label(agreement.state)}); "
             "it can no longer be changed"
         )
-    if agreement.state == app.workflow.initial:
+    if agreement.state == app.workflow.initial or free:
         return drafted_name
     if not reason or not reason.strip():
         raise BadInput(
@@ -146,7 +182,11 @@ def edit(
     with UnitOfWork(app.db, app.anchor) as uow:
         agreement = uow.get(key)
         role = _require(actor, ("ministry",), f"edit {key}", agreement.district)
-        event_name = _amendable(app, agreement, reason, "edited")
+        bookkeeping = all(
+            name in app.workflow.field_types and not app.workflow.field_types[name].amendment
+            for name in assignments
+        )
+        event_name = _amendable(app, agreement, reason, "edited", bookkeeping)
         changes: dict[str, Any] = {}
         diff: dict[str, dict[str, Any]] = {}
         budget: int | None = None
@@ -172,6 +212,9 @@ def edit(
             raise BadInput(f"{key}: nothing changes")
         uow.save(agreement, format_utc(now), changes=changes, budget_cents=budget)
         payload: dict[str, Any] = {"changes": diff}
+        reminders = _replan(app, uow, key, now)
+        if reminders:
+            payload["reminders"] = reminders
         uow.append(
             Event(
                 key,

@@ -28,7 +28,7 @@ def verify(app: App) -> Report:
 
         def walk():  # type: ignore[no-untyped-def]
             for record in queries.audit_records(conn):
-                if record.agreement is not None:
+                if record.agreement is not None and record.to_state is not None:
                     _state, count = folded.get(record.agreement, (None, 0))
                     folded[record.agreement] = (record.to_state, count + 1)
                 yield record

@@ -42,6 +42,7 @@ class Agreement:
     version: int
     fields: dict[str, Any] = field(default_factory=dict)
     measures: list[Measure] = field(default_factory=list)
+    entered_at: str = ""  # when it entered its current state (UTC, stored form)
 
 
 @dataclass(frozen=True)

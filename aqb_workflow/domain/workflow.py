@@ -23,10 +23,11 @@ from aqb_workflow.domain.formats import (
 )
 from aqb_workflow.domain.guards import GUARDS, GuardContext
 from aqb_workflow.domain.model import ROLE_KINDS, Actor, Agreement, Event
+from aqb_workflow.domain.reminders import Rule, rules_from_data
 from aqb_workflow.errors import BadInput, ConfigError, Refused
 
 FIELD_TYPES = ("date", "datetime", "amount", "text")
-_TOP_KEYS = {"workflow", "options", "states", "triggers"}
+_TOP_KEYS = {"workflow", "options", "states", "triggers", "fields", "reminders"}
 _WORKFLOW_KEYS = {"name", "initial"}
 _OPTION_KEYS = {"notice_may_predate_signatures": bool}
 _STATE_KEYS = {"label": str, "final": bool, "description": str}
@@ -47,6 +48,7 @@ _FIELD_KEYS = {
     "default": str,
     "default_from": str,
     "future": bool,
+    "amendment": bool,
 }
 _TRIGGER_ROLES = tuple(r for r in ROLE_KINDS if r not in ("admin", "viewer"))
 MAX_TEXT = 2000
@@ -62,6 +64,7 @@ class FieldSpec:
     default: str | None = None
     default_from: str | None = None
     future: bool = False
+    amendment: bool = True  # changing it after signing is an amendment (§ 6) needing a reason
 
     @property
     def optional(self) -> bool:
@@ -136,6 +139,8 @@ class Workflow:
         triggers: dict[str, TriggerSpec],
         options: dict[str, Any],
         source: str,
+        extra_fields: dict[str, FieldSpec] | None = None,
+        rules: tuple[Rule, ...] = (),
     ) -> None:
         self.name = name
         self.initial = initial
@@ -156,6 +161,9 @@ class Workflow:
         for trig in triggers.values():
             for spec in trig.fields.values():
                 self.field_types.setdefault(spec.store, spec)
+        for spec in (extra_fields or {}).values():
+            self.field_types.setdefault(spec.store, spec)
+        self.rules = rules
 
     # -- reading ------------------------------------------------------------------------
     def label(self, state: str) -> str:
@@ -357,43 +365,10 @@ def workflow_from_data(data: Mapping[str, Any], source: str) -> Workflow:
                 raise ConfigError(
                     f"{where}.guards: unknown guard {guard!r} (known: {', '.join(GUARDS)})"
                 )
-        fields: dict[str, FieldSpec] = {}
-        for fname, fbody in body.get("fields", {}).items():
-            fwhere = f"{where}.fields.{fname}"
-            _check_keys(fwhere, fbody, _FIELD_KEYS)
-            ftype = fbody.get("type")
-            if ftype not in FIELD_TYPES:
-                raise ConfigError(
-                    f"{fwhere}.type: {ftype!r} is not a field type ({', '.join(FIELD_TYPES)})"
-                )
-            if fbody.get("default_from") not in (None, "budget") or (
-                fbody.get("default_from") and ftype != "amount"
-            ):
-                raise ConfigError(f"{fwhere}.default_from: only 'budget', on an amount")
-            store = fbody.get("store", f"{name}_{fname}")
-            if store in ("budget", "state", "key", "year", "district", "version"):
-                raise ConfigError(f"{fwhere}.store: {store!r} is reserved")
-            if store in stores and stores[store][1] != ftype:
-                raise ConfigError(
-                    f"{fwhere}.store: {store!r} is also {stores[store][0]} with another type"
-                )
-            stores.setdefault(store, (fwhere, ftype))
-            fspec = FieldSpec(
-                name=fname,
-                type=ftype,
-                store=store,
-                label=fbody.get("label", fname),
-                required=fbody.get("required", True),
-                default=fbody.get("default"),
-                default_from=fbody.get("default_from"),
-                future=fbody.get("future", False),
-            )
-            if fspec.default is not None:
-                try:
-                    fspec.parse(fspec.default, ZoneInfo("UTC"), date.max)
-                except BadInput as exc:
-                    raise ConfigError(f"{fwhere}.default: {exc}") from None
-            fields[fname] = fspec
+        fields = {
+            fname: _field_spec(f"{where}.fields.{fname}", fname, fbody, f"{name}_{fname}", stores)
+            for fname, fbody in body.get("fields", {}).items()
+        }
         triggers[name] = TriggerSpec(
             name, body.get("label", name), sources, body["to"], roles, guards, fields
         )
@@ -425,4 +400,65 @@ def workflow_from_data(data: Mapping[str, Any], source: str) -> Workflow:
                 f"{source}: states.{state}: no trigger leads from it to a final state; "
                 "add one or mark it final = true"
             )
-    return Workflow(head.get("name", "agreement"), initial, states, triggers, dict(options), source)
+    raw_fields = data.get("fields", {})
+    if not isinstance(raw_fields, dict):
+        raise ConfigError(f"{source}: fields must be [fields.NAME] tables")
+    extra = {
+        fname: _field_spec(f"{source}: fields.{fname}", fname, fbody, fname, stores)
+        for fname, fbody in raw_fields.items()
+    }
+    rules = rules_from_data(
+        data.get("reminders"),
+        list(states),
+        [s for s, spec in states.items() if spec.final],
+        {store: ftype for store, (_where, ftype) in stores.items()},
+        source,
+    )
+    return Workflow(
+        head.get("name", "agreement"),
+        initial,
+        states,
+        triggers,
+        dict(options),
+        source,
+        extra,
+        rules,
+    )
+
+
+def _field_spec(
+    fwhere: str, fname: str, fbody: Any, default_store: str, stores: dict[str, tuple[str, str]]
+) -> FieldSpec:
+    _check_keys(fwhere, fbody, _FIELD_KEYS)
+    ftype = fbody.get("type")
+    if ftype not in FIELD_TYPES:
+        raise ConfigError(
+            f"{fwhere}.type: {ftype!r} is not a field type ({', '.join(FIELD_TYPES)})"
+        )
+    if fbody.get("default_from") not in (None, "budget") or (
+        fbody.get("default_from") and ftype != "amount"
+    ):
+        raise ConfigError(f"{fwhere}.default_from: only 'budget', on an amount")
+    store = fbody.get("store", default_store)
+    if store in ("budget", "state", "key", "year", "district", "version"):
+        raise ConfigError(f"{fwhere}.store: {store!r} is reserved")
+    if store in stores and stores[store][1] != ftype:
+        raise ConfigError(f"{fwhere}.store: {store!r} is also {stores[store][0]} with another type")
+    stores.setdefault(store, (fwhere, ftype))
+    spec = FieldSpec(
+        name=fname,
+        type=ftype,
+        store=store,
+        label=fbody.get("label", fname),
+        required=fbody.get("required", True),
+        default=fbody.get("default"),
+        default_from=fbody.get("default_from"),
+        future=fbody.get("future", False),
+        amendment=fbody.get("amendment", True),
+    )
+    if spec.default is not None:
+        try:
+            spec.parse(spec.default, ZoneInfo("UTC"), date.max)
+        except BadInput as exc:
+            raise ConfigError(f"{fwhere}.default: {exc}") from None
+    return spec

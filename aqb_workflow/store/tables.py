@@ -29,6 +29,7 @@ class AgreementRow(SQLModel, table=True):
     data: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the recorded fields
     created_at: str = Field(max_length=40)
     updated_at: str = Field(max_length=40)
+    state_entered_at: str = Field(max_length=40)
 
 
 class MeasureRow(SQLModel, table=True):
@@ -95,3 +96,38 @@ audit_event = AuditEventRow.__table__  # type: ignore[attr-defined]
 audit_head = AuditHeadRow.__table__  # type: ignore[attr-defined]
 meta = MetaRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
+
+
+class ReminderRow(SQLModel, table=True):
+    """The outbox: a reminder planned inside a transition's transaction, sent by the daemon."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        Index("ix_reminder_due", "status", "next_attempt_at"),
+        Index("ix_reminder_agreement", "agreement", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity: str = Field(unique=True, max_length=300)
+    agreement: str = Field(max_length=80)
+    kind: str = Field(max_length=60)
+    recipients: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of roles
+    due_at: str = Field(max_length=40)
+    next_attempt_at: str = Field(max_length=40)
+    status: str = Field(max_length=12)  # pending, sending, sent, failed, cancelled
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str = Field(max_length=200)
+    occurrence: int = 1
+    max_occurrences: int = 1
+    invite: str = Field(default="none", max_length=10)
+    invite_sequence: int = 0
+    late: bool = False
+    claimed_by: str | None = Field(default=None, max_length=120)
+    claimed_until: str | None = Field(default=None, max_length=40)
+    sent_to: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: str = Field(max_length=40)
+    finished_at: str | None = Field(default=None, max_length=40)
+
+
+reminder = ReminderRow.__table__  # type: ignore[attr-defined]

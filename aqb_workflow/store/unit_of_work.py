@@ -62,6 +62,7 @@ def load_agreement(conn: Connection, key: str, *, lock: bool = False) -> Agreeme
         version=row["version"],
         fields=json.loads(row["data"]),
         measures=[Measure(m.id, m.category, m.title, m.position) for m in measures],
+        entered_at=row["state_entered_at"],
     )
 
 
@@ -129,6 +130,7 @@ class UnitOfWork:
                     data=canonical_json(agreement.fields),
                     created_at=now,
                     updated_at=now,
+                    state_entered_at=now,
                 )
             )
         except IntegrityError:
@@ -146,16 +148,19 @@ class UnitOfWork:
     ) -> None:
         """Write new state/fields/budget with version + 1, if nobody changed it meanwhile."""
         fields = {**agreement.fields, **(changes or {})}
+        values: dict[str, Any] = {
+            "state": state or agreement.state,
+            "data": canonical_json(fields),
+            "budget_cents": agreement.budget_cents if budget_cents is None else budget_cents,
+            "version": agreement.version + 1,
+            "updated_at": now,
+        }
+        if state is not None and state != agreement.state:
+            values["state_entered_at"] = now
         result = self.conn.execute(
             update(t.agreement)
             .where(t.agreement.c.key == agreement.key, t.agreement.c.version == agreement.version)
-            .values(
-                state=state or agreement.state,
-                data=canonical_json(fields),
-                budget_cents=agreement.budget_cents if budget_cents is None else budget_cents,
-                version=agreement.version + 1,
-                updated_at=now,
-            )
+            .values(**values)
         )
         if result.rowcount != 1:
             current = load_agreement(self.conn, agreement.key)

@@ -1,0 +1,269 @@
+"""Reminder rules (from the workflow file) turned into planned reminders. Pure.
+
+A rule says in which states it is active, what it counts from (the anchor), when (offsets in
+days ``14d`` or working days ``3wd``, negative = before), how often it repeats, whom it goes to
+and which template it uses. ``plan`` computes, for one agreement as it is now, every reminder
+that should exist; the outbox then keeps exactly those (and never plans twice what was sent).
+
+Two kinds of date (see ../shared/DOMAIN.md): a deadline (Frist, ``deadline = true``) that ends on
+a weekend or holiday ends on the next working day (§ 31 Abs. 3 HVwVfG), so reminders count from
+its legal end; a fixed appointment (Termin, the review) never moves. A reminder itself never
+goes out on a day off: before its anchor it moves to the working day before, after it to the
+working day after.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from aqb_workflow.domain.formats import local_to_utc, parse_utc
+from aqb_workflow.errors import ConfigError
+
+RECIPIENT_ROLES = ("district", "ministry_desk", "rp_kassel", "participants")
+INVITES = ("none", "request", "cancel")
+_OFFSET = re.compile(r"^([+-]?\d{1,3})(d|wd)$")
+_RULE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "kind": str,
+    "label": str,
+    "when": (str, list),
+    "anchor": str,
+    "deadline": bool,
+    "offsets": list,
+    "repeat_every_days": int,
+    "repeat_max": int,
+    "to": list,
+    "unless": str,
+    "if_set": str,
+    "invite": str,
+}
+
+
+class Calendar(Protocol):
+    def deadline_end(self, d: date) -> date: ...
+    def on_or_before(self, d: date) -> date: ...
+    def on_or_after(self, d: date) -> date: ...
+    def add_working_days(self, d: date, n: int) -> date: ...
+
+
+@dataclass(frozen=True)
+class Offset:
+    amount: int
+    working_days: bool
+
+    @property
+    def before(self) -> bool:
+        return self.amount < 0
+
+    def text(self) -> str:
+        return f"{self.amount:+d}{'wd' if self.working_days else 'd'}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    label: str
+    states: tuple[str, ...]
+    anchor: str  # "entered", "field:<store>", "date:MM-DD"
+    deadline: bool
+    offsets: tuple[Offset, ...]
+    repeat_every_days: int
+    repeat_max: int
+    to: tuple[str, ...]
+    unless: str | None
+    if_set: str | None
+    invite: str
+
+
+@dataclass(frozen=True)
+class Planned:
+    identity: str  # stable: agreement, rule, anchor value, offset, occurrence
+    kind: str
+    due_at: datetime  # aware UTC
+    to: tuple[str, ...]
+    occurrence: int
+    max_occurrences: int
+    invite: str
+    anchor_on: date
+    deadline_on: date | None
+
+
+def parse_offset(text: str, where: str) -> Offset:
+    m = _OFFSET.match(text.strip())
+    if not m:
+        raise ConfigError(f"{where}: offset {text!r} must look like 14d, -3wd or +1wd")
+    return Offset(int(m[1]), m[2] == "wd")
+
+
+def rules_from_data(
+    raw: Any, states: Sequence[str], final: Sequence[str], stores: Mapping[str, str], source: str
+) -> tuple[Rule, ...]:
+    """Validate ``[[reminders]]``; ``stores`` maps field store names to their types."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: reminders must be [[reminders]] tables")
+    rules = []
+    for index, body in enumerate(raw, start=1):
+        where = f"{source}: reminders #{index}"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}: must be a table")
+        for key, value in body.items():
+            expected = _RULE_KEYS.get(key)
+            if expected is None:
+                raise ConfigError(f"{where}: unknown key {key!r}")
+            if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+                raise ConfigError(f"{where}.{key}: wrong type")
+        for key in ("kind", "when", "anchor", "offsets", "to"):
+            if key not in body:
+                raise ConfigError(f"{where}: missing {key!r}")
+        kind = body["kind"]
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
+            raise ConfigError(f"{where}.kind: {kind!r} must be a lower-case template name")
+        where = f"{source}: reminders.{kind}"
+        when = body["when"]
+        active = [s for s in states if s not in final] if when == "*" else when
+        if isinstance(active, str):
+            active = [active]
+        for state in active:
+            if state not in states:
+                raise ConfigError(f"{where}.when: unknown state {state!r}")
+        anchor = body["anchor"]
+        if anchor.startswith("field:"):
+            field_type = stores.get(anchor[6:])
+            if field_type not in ("date", "datetime"):
+                raise ConfigError(f"{where}.anchor: {anchor!r} is not a date field")
+        elif anchor.startswith("date:"):
+            if not re.fullmatch(r"date:(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", anchor):
+                raise ConfigError(f"{where}.anchor: {anchor!r} must be date:MM-DD")
+        elif anchor != "entered":
+            raise ConfigError(
+                f"{where}.anchor: {anchor!r} must be entered, field:NAME or date:MM-DD"
+            )
+        offsets = tuple(parse_offset(str(o), f"{where}.offsets") for o in body["offsets"])
+        if not offsets:
+            raise ConfigError(f"{where}.offsets: give at least one")
+        for role in body["to"]:
+            if role not in RECIPIENT_ROLES:
+                raise ConfigError(
+                    f"{where}.to: unknown recipient {role!r} ({', '.join(RECIPIENT_ROLES)})"
+                )
+        for key in ("unless", "if_set"):
+            if key in body and body[key] not in stores:
+                raise ConfigError(f"{where}.{key}: unknown field {body[key]!r}")
+        invite = body.get("invite", "none")
+        if invite not in INVITES:
+            raise ConfigError(f"{where}.invite: must be one of {', '.join(INVITES)}")
+        every, most = body.get("repeat_every_days", 0), body.get("repeat_max", 1)
+        if every < 0 or most < 1 or (most > 1 and every < 1):
+            raise ConfigError(f"{where}: repeat_every_days must be >= 1 and repeat_max >= 1")
+        rules.append(
+            Rule(
+                kind=kind,
+                label=str(body.get("label", kind)),
+                states=tuple(active),
+                anchor=anchor,
+                deadline=body.get("deadline", False),
+                offsets=offsets,
+                repeat_every_days=every,
+                repeat_max=most,
+                to=tuple(body["to"]),
+                unless=body.get("unless"),
+                if_set=body.get("if_set"),
+                invite=invite,
+            )
+        )
+    return tuple(rules)
+
+
+def _anchor_date(
+    rule: Rule, fields: Mapping[str, Any], year: int, entered_at: datetime, zone: ZoneInfo
+) -> date | None:
+    if rule.anchor == "entered":
+        return entered_at.astimezone(zone).date()
+    if rule.anchor.startswith("date:"):
+        month, day = rule.anchor[5:].split("-")
+        return date(year, int(month), int(day))
+    value = fields.get(rule.anchor[6:])
+    if not value:
+        return None
+    if "T" in str(value):
+        return parse_utc(str(value)).astimezone(zone).date()
+    return date.fromisoformat(str(value))
+
+
+def plan(
+    rules: Sequence[Rule],
+    *,
+    key: str,
+    state: str,
+    year: int,
+    fields: Mapping[str, Any],
+    entered_at: datetime,
+    calendar: Calendar,
+    zone: ZoneInfo,
+    send_at: tuple[int, int],
+    now: datetime,
+) -> list[Planned]:
+    """Every reminder the agreement should have now, each due at ``send_at`` local time.
+
+    What is already overdue when planned (a step recorded late) is kept only where it still
+    helps: a reminder before an event whose day has passed is dropped, and of a repeated
+    reminder only the latest overdue occurrence is kept.
+    """
+    today = now.astimezone(zone).date()
+    planned: list[Planned] = []
+    for rule in rules:
+        if state not in rule.states:
+            continue
+        if rule.unless and fields.get(rule.unless):
+            continue
+        if rule.if_set and not fields.get(rule.if_set):
+            continue
+        anchor = _anchor_date(rule, fields, year, entered_at, zone)
+        if anchor is None:
+            continue
+        deadline = calendar.deadline_end(anchor) if rule.deadline else None
+        base = deadline or anchor
+        anchor_value = (
+            str(fields.get(rule.anchor[6:]))
+            if rule.anchor.startswith("field:")
+            else (base.isoformat())
+        )
+        if any(o.before for o in rule.offsets) and base < today:
+            continue  # the event itself is over: a reminder before it helps nobody
+        for offset in rule.offsets:
+            overdue: list[Planned] = []
+            for n in range(rule.repeat_max):
+                if offset.working_days:
+                    day = calendar.add_working_days(base, offset.amount)
+                else:
+                    day = base + timedelta(days=offset.amount)
+                day += timedelta(days=n * rule.repeat_every_days)
+                day = calendar.on_or_before(day) if offset.before else calendar.on_or_after(day)
+                naive = datetime.combine(day, time(*send_at))
+                try:
+                    due = local_to_utc(naive, zone)
+                except Exception:  # 08:00 never falls in a DST gap, but a configured 02:30 might
+                    due = local_to_utc(naive + timedelta(hours=1), zone)
+                item = Planned(
+                    identity=f"{key}|{rule.kind}|{anchor_value}|{offset.text()}|{n + 1}",
+                    kind=rule.kind,
+                    due_at=due,
+                    to=rule.to,
+                    occurrence=n + 1,
+                    max_occurrences=rule.repeat_max,
+                    invite=rule.invite,
+                    anchor_on=anchor,
+                    deadline_on=deadline,
+                )
+                if due < now:
+                    overdue.append(item)
+                else:
+                    planned.append(item)
+            planned += overdue[-1:]
+    return planned

@@ -1,0 +1,245 @@
+"""The reminder outbox: plan and cancel inside a transition's transaction; claim, mark sent,
+retry or fail in the dispatcher's. The database is the truth about what is due.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from aqb_workflow.domain.formats import format_utc
+from aqb_workflow.domain.reminders import Planned
+from aqb_workflow.store import tables as t
+
+OPEN = ("pending", "sending")
+
+
+def message_id(identity: str, key: str) -> str:
+    """Stable across retries and restarts: the same reminder always has the same Message-ID."""
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24]
+    return f"<{digest}.{key}@aqb-workflow>"
+
+
+@dataclass(frozen=True)
+class Replanned:
+    planned: list[int]
+    cancelled: list[int]
+
+
+def replan(
+    conn: Connection, key: str, wanted: Sequence[Planned], now: datetime, sequence: int
+) -> Replanned:
+    """Keep exactly ``wanted`` open for the agreement: insert what is new, cancel what is gone.
+
+    A reminder that was sent, failed or cancelled before is never planned again (its identity
+    exists); a pending one no longer wanted is cancelled by the event that made it obsolete.
+    """
+    rows = conn.execute(
+        select(t.reminder.c.id, t.reminder.c.identity, t.reminder.c.status).where(
+            t.reminder.c.agreement == key
+        )
+    ).all()
+    existing = {row.identity: row for row in rows}
+    wanted_ids = {p.identity for p in wanted}
+    stamp = format_utc(now)
+    cancelled = [
+        row.id for row in rows if row.status == "pending" and row.identity not in wanted_ids
+    ]
+    if cancelled:
+        conn.execute(
+            update(t.reminder)
+            .where(t.reminder.c.id.in_(cancelled), t.reminder.c.status == "pending")
+            .values(status="cancelled", finished_at=stamp, last_error="cancelled by event")
+        )
+    planned = []
+    for item in wanted:
+        if item.identity in existing:
+            continue
+        result = conn.execute(
+            insert(t.reminder).values(
+                identity=item.identity,
+                agreement=key,
+                kind=item.kind,
+                recipients=json.dumps(list(item.to)),
+                due_at=format_utc(item.due_at),
+                next_attempt_at=format_utc(item.due_at),
+                status="pending",
+                attempts=0,
+                message_id=message_id(item.identity, key),
+                occurrence=item.occurrence,
+                max_occurrences=item.max_occurrences,
+                invite=item.invite,
+                invite_sequence=sequence,
+                late=False,
+                created_at=stamp,
+            )
+        )
+        key_row = result.inserted_primary_key
+        if key_row is not None:
+            planned.append(int(key_row[0]))
+    return Replanned(planned, cancelled)
+
+
+def add_one(
+    conn: Connection, key: str, kind: str, to: Sequence[str], due: datetime, identity: str
+) -> int | None:
+    """A single reminder outside the rules (the escalation of a failed one)."""
+    exists = conn.execute(select(t.reminder.c.id).where(t.reminder.c.identity == identity))
+    if exists.first() is not None:
+        return None
+    stamp = format_utc(due)
+    result = conn.execute(
+        insert(t.reminder).values(
+            identity=identity,
+            agreement=key,
+            kind=kind,
+            recipients=json.dumps(list(to)),
+            due_at=stamp,
+            next_attempt_at=stamp,
+            status="pending",
+            attempts=0,
+            message_id=message_id(identity, key),
+            occurrence=1,
+            max_occurrences=1,
+            invite="none",
+            invite_sequence=0,
+            late=False,
+            created_at=stamp,
+        )
+    )
+    row = result.inserted_primary_key
+    return int(row[0]) if row is not None else None
+
+
+def claim(
+    conn: Connection,
+    now: datetime,
+    worker: str,
+    lease_until: datetime,
+    *,
+    skip_locked: bool,
+) -> dict[str, Any] | None:
+    """Take the oldest due reminder (or one whose sender died mid-send) for this worker."""
+    stamp = format_utc(now)
+    query = (
+        select(t.reminder)
+        .where(
+            or_(
+                and_(t.reminder.c.status == "pending", t.reminder.c.next_attempt_at <= stamp),
+                and_(t.reminder.c.status == "sending", t.reminder.c.claimed_until < stamp),
+            )
+        )
+        .order_by(t.reminder.c.next_attempt_at, t.reminder.c.id)
+        .limit(1)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == row["id"])
+        .values(
+            status="sending",
+            claimed_by=worker,
+            claimed_until=format_utc(lease_until),
+            attempts=row["attempts"] + 1,
+        )
+    )
+    return {**row, "attempts": row["attempts"] + 1, "previous_status": row["status"]}
+
+
+def mark_sent(
+    conn: Connection, reminder_id: int, now: datetime, sent_to: list[str], late: bool
+) -> None:
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == reminder_id)
+        .values(
+            status="sent",
+            finished_at=format_utc(now),
+            sent_to=json.dumps(sent_to),
+            late=late,
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+
+
+def mark_retry(conn: Connection, reminder_id: int, at: datetime, error: str) -> None:
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == reminder_id)
+        .values(
+            status="pending", next_attempt_at=format_utc(at), last_error=error, claimed_until=None
+        )
+    )
+
+
+def mark_failed(conn: Connection, reminder_id: int, now: datetime, error: str) -> None:
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == reminder_id)
+        .values(status="failed", finished_at=format_utc(now), last_error=error, claimed_until=None)
+    )
+
+
+def reopen(conn: Connection, reminder_id: int, now: datetime) -> None:
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == reminder_id)
+        .values(
+            status="pending",
+            next_attempt_at=format_utc(now),
+            attempts=0,
+            finished_at=None,
+            claimed_until=None,
+        )
+    )
+
+
+def get(conn: Connection, reminder_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(t.reminder).where(t.reminder.c.id == reminder_id)).mappings()
+    found = row.first()
+    return dict(found) if found is not None else None
+
+
+def listing(
+    conn: Connection,
+    *,
+    status: Sequence[str] | None = None,
+    due_before: datetime | None = None,
+    agreement: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    query = select(t.reminder).order_by(t.reminder.c.next_attempt_at, t.reminder.c.id)
+    if status:
+        query = query.where(t.reminder.c.status.in_(list(status)))
+    if due_before is not None:
+        query = query.where(t.reminder.c.next_attempt_at <= format_utc(due_before))
+    if agreement is not None:
+        query = query.where(t.reminder.c.agreement == agreement)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def counts(conn: Connection, now: datetime) -> dict[str, int]:
+    rows = conn.execute(
+        select(t.reminder.c.status, func.count()).group_by(t.reminder.c.status)
+    ).all()
+    found = {status: int(n) for status, n in rows}
+    due = conn.execute(
+        select(func.count())
+        .select_from(t.reminder)
+        .where(t.reminder.c.status.in_(OPEN), t.reminder.c.next_attempt_at <= format_utc(now))
+    ).scalar()
+    found["due"] = int(due or 0)
+    return found
