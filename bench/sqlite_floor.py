@@ -1,0 +1,150 @@
+"""The floor: the same writes in plain ``sqlite3`` at the same PRAGMAs, no engine around them.
+
+Per transition: flock, BEGIN IMMEDIATE, SELECT the agreement, UPDATE it (state, data, version,
+updated_at and, where the schema has it, state_entered_at; WHERE key AND version), SELECT the
+audit head, INSERT the audit event hashed exactly as aqb does (SHA-256 over canonical JSON of
+the columns and the previous hash), UPDATE the head, COMMIT, then the anchor: temp file + fsync
++ rename + fsync of the folder, and unlock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workspace import MINISTRY, NOW
+
+TRIGGER = "sign_ministry"
+FROM_STATE = "drafted"
+TO_STATE = "signed_by_ministry"
+PAYLOAD = {"on": "2024-07-01", "by": "Heike Hofmann", "place": "Wiesbaden"}
+CHANGES = {
+    "ministry_signed_on": "2024-07-01",
+    "ministry_signed_by": "Heike Hofmann",
+    "ministry_signed_place": "Wiesbaden",
+}
+INSERT_EVENT = (
+    "INSERT INTO audit_event (seq, agreement, at, actor, role, event, from_state, to_state, "
+    "comment, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Conflict(Exception):
+    pass
+
+
+def update_statement(conn: sqlite3.Connection) -> str:
+    """The agreement UPDATE; where the schema records when a state was entered, that too."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(agreement)")}
+    entered = ", state_entered_at = :at" if "state_entered_at" in columns else ""
+    return (
+        f"UPDATE agreement SET state = :state, data = :data, version = :new, updated_at = :at"
+        f"{entered} WHERE key = :key AND version = :old"
+    )
+
+
+class FloorRunner:
+    def __init__(self, database: Path, anchor: Path, busy_timeout_ms: int = 30_000) -> None:
+        self.anchor = anchor
+        self.lock_path = anchor.with_name(anchor.name + ".lock")
+        self.conn = sqlite3.connect(database, timeout=busy_timeout_ms / 1000, isolation_level=None)
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            f"busy_timeout={busy_timeout_ms}",
+            "foreign_keys=ON",
+        ):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self.chain = self.conn.execute("SELECT value FROM meta WHERE key = 'chain_id'").fetchone()[
+            0
+        ]
+        self.at = NOW.isoformat(timespec="microseconds")
+        self.update_sql = update_statement(self.conn)
+        self.seconds = 0.0
+        self.done = 0
+
+    def fire(self, keys: Sequence[str]) -> None:
+        start = time.perf_counter()
+        for key in keys:
+            self.fire_one(key)
+        self.seconds += time.perf_counter() - start
+        self.done += len(keys)
+
+    def fire_one(self, key: str) -> None:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            seq, digest = self.transaction(key)
+            self.write_anchor(seq, digest)
+        finally:
+            os.close(fd)
+
+    def transaction(self, key: str) -> tuple[int, str]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            state, version, data = conn.execute(
+                "SELECT state, version, data FROM agreement WHERE key = ?", (key,)
+            ).fetchone()
+            if state != FROM_STATE:
+                raise Conflict(f"{key} is {state}")
+            fields = {**json.loads(data), **CHANGES}
+            values = {"state": TO_STATE, "data": canonical(fields), "at": self.at, "key": key}
+            updated = conn.execute(self.update_sql, {**values, "old": version, "new": version + 1})
+            if updated.rowcount != 1:
+                raise Conflict(f"{key} changed concurrently")
+            head_seq, prev = conn.execute(
+                "SELECT seq, hash FROM audit_head WHERE id = 1"
+            ).fetchone()
+            row = self.event_row(head_seq + 1, key, prev)
+            conn.execute(INSERT_EVENT, row)
+            conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (row[0], row[-1]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return row[0], row[-1]
+
+    def event_row(self, seq: int, key: str, prev: str) -> tuple[Any, ...]:
+        content = [
+            seq,
+            key,
+            self.at,
+            MINISTRY.display,
+            "ministry",
+            TRIGGER,
+            FROM_STATE,
+            TO_STATE,
+            None,
+            canonical(PAYLOAD),
+        ]
+        digest = hashlib.sha256(canonical([*content, prev]).encode("utf-8")).hexdigest()
+        return (*content, prev, digest)
+
+    def write_anchor(self, seq: int, digest: str) -> None:
+        tmp = self.anchor.with_name(f".{self.anchor.name}.{os.getpid()}.tmp")
+        data = json.dumps({"chain": self.chain, "seq": seq, "hash": digest})
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(data + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.anchor)
+        dir_fd = os.open(self.anchor.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def close(self) -> None:
+        self.conn.close()
