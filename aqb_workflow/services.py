@@ -359,3 +359,35 @@ def remove_contact(app: App, actor: Actor, contact_id: int) -> dict[str, Any]:
 def current(app: App, key: str) -> Agreement:
     with app.db.read() as conn:
         return load_agreement(conn, key)
+
+
+def retry_reminder(app: App, actor: Actor, reminder_id: int) -> dict[str, Any]:
+    """Put a failed reminder back in the queue, due now, attempts reset; audited."""
+    now = app.clock.now()
+    with UnitOfWork(app.db, app.anchor) as uow:
+        row = outbox.get(uow.conn, reminder_id)
+        if row is None:
+            raise NotFound(f"no reminder {reminder_id} (aqb reminders list --failed)")
+        agreement = load_agreement(uow.conn, row["agreement"])
+        role = _require(actor, ("ministry",), "retry reminders", agreement.district)
+        if row["status"] != "failed":
+            raise Refused(
+                f"reminder {reminder_id} is {row['status']}; only failed ones are retried"
+            )
+        outbox.reopen(uow.conn, reminder_id, now)
+        uow.append(
+            Event(
+                row["agreement"],
+                "reminder_retried",
+                actor.display,
+                role,
+                now,
+                payload={
+                    "reminder": reminder_id,
+                    "kind": row["kind"],
+                    "last_error": row["last_error"],
+                },
+            )
+        )
+        uow.commit()
+    return row

@@ -239,7 +239,7 @@ def history(key: str, as_json: bool) -> None:
                     r.event,
                     f"{r.from_state or '-'} -> {r.to_state}"
                     if r.from_state != r.to_state
-                    else r.to_state,
+                    else r.to_state or "-",
                     event_summary(r, queries.payload(r), application.workflow, zone),
                 )
                 for r in records

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from aqb_workflow.cli import agreements, audit, calendar, contacts, measures, setup
+from aqb_workflow.cli import agreements, audit, calendar, contacts, measures, reminders, setup
 
 
 @click.group(
@@ -24,7 +24,7 @@ def cli() -> None:
     """
 
 
-for module in (setup, agreements, measures, contacts, audit, calendar):
+for module in (setup, agreements, measures, contacts, audit, calendar, reminders):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -24,6 +24,7 @@ happens at QUIT.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import smtplib
@@ -84,6 +85,34 @@ def _refused(refused: Mapping[str, tuple[int, bytes]], where: str) -> DeliveryFa
     return PermanentFailure(f"{where}: recipients refused: {listed}", codes[0] if codes else None)
 
 
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """``client.login``, except that non-ASCII credentials go as UTF-8 (RFC 4616/4954).
+
+    smtplib encodes AUTH data as ASCII and fails with UnicodeEncodeError on ``ä``.
+    """
+    if (user + password).isascii():
+        client.login(user, password)
+        return
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+    if "PLAIN" in offered:
+        code, reply = client.docmd("AUTH", "PLAIN " + b64(f"\0{user}\0{password}"))
+    elif "LOGIN" in offered:
+        code, reply = client.docmd("AUTH", "LOGIN " + b64(user))
+        if code == 334:
+            code, reply = client.docmd(b64(password))
+    else:
+        raise smtplib.SMTPNotSupportedError(
+            "AUTH PLAIN or LOGIN (needed for a non-ASCII user name or password)"
+        )
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 class SmtpBackend:
     """Send through one SMTP server; every socket operation is bounded by ``timeout_seconds``.
 
@@ -129,7 +158,7 @@ class SmtpBackend:
                 client.starttls(context=ssl.create_default_context())
                 client.ehlo()
             if s.username:
-                client.login(s.username, self._password or "")
+                _login(client, s.username, self._password or "")
         except BaseException:
             client.close()
             raise
@@ -166,8 +195,12 @@ class SmtpBackend:
             what = f"{where}: {exc.smtp_code} {_text(exc.smtp_error)}"
             raise self._scrub(_classify(exc.smtp_code, what)) from None
         except smtplib.SMTPServerDisconnected as exc:
-            what = f"{where}: connection closed unexpectedly ({_text(str(exc))})"
-            raise self._scrub(TemporaryFailure(what)) from None
+            # smtplib reports a read timeout as "Connection unexpectedly closed: timed out"
+            if isinstance(exc.__context__, TimeoutError):
+                what = f"{where}: no answer within {self.smtp.timeout_seconds} s"
+            else:
+                what = f"{where}: connection closed unexpectedly"
+            raise TemporaryFailure(what) from None
         except smtplib.SMTPNotSupportedError as exc:
             what = f"{where}: server does not support what the config requires: {exc}"
             raise self._scrub(PermanentFailure(what)) from None
@@ -260,8 +293,8 @@ class ConsoleBackend:
         for part in msg.walk():
             if part.is_multipart() or part is body:
                 continue
-            name = part.get_filename()
-            label = f" {name}" if name else ""
+            filename = part.get_filename()
+            label = f" {filename}" if filename else ""
             lines.append(f"[Teil: {part.get_content_type()}{label}]")
         out.write("\n".join(lines) + "\n")
         out.flush()

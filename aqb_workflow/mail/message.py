@@ -90,7 +90,7 @@ def build(outgoing: Outgoing, date: datetime) -> EmailMessage:
     if outgoing.ics is not None and outgoing.ics_method not in ("REQUEST", "CANCEL"):
         raise ValueError("ics_method must be REQUEST or CANCEL when ics is given")
 
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=email.policy.default)
     msg["From"] = outgoing.sender
     msg["To"] = ", ".join(outgoing.recipients)
     msg["Subject"] = " ".join(outgoing.subject.split())

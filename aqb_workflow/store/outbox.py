@@ -87,7 +87,13 @@ def replan(
 
 
 def add_one(
-    conn: Connection, key: str, kind: str, to: Sequence[str], due: datetime, identity: str
+    conn: Connection,
+    key: str,
+    kind: str,
+    to: Sequence[str],
+    due: datetime,
+    identity: str,
+    note: dict[str, Any] | None = None,
 ) -> int | None:
     """A single reminder outside the rules (the escalation of a failed one)."""
     exists = conn.execute(select(t.reminder.c.id).where(t.reminder.c.identity == identity))
@@ -111,6 +117,7 @@ def add_one(
             invite_sequence=0,
             late=False,
             created_at=stamp,
+            note=json.dumps(note, ensure_ascii=False) if note else None,
         )
     )
     row = result.inserted_primary_key

@@ -126,6 +126,7 @@ class ReminderRow(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=120)
     claimed_until: str | None = Field(default=None, max_length=40)
     sent_to: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
     created_at: str = Field(max_length=40)
     finished_at: str | None = Field(default=None, max_length=40)
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(120), nullable=True),
         sa.Column("claimed_until", sa.String(40), nullable=True),
         sa.Column("sent_to", sa.Text(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", sa.String(40), nullable=False),
         sa.Column("finished_at", sa.String(40), nullable=True),
     )

@@ -1,0 +1,199 @@
+"""Reminders: the outbox as staff see it, and the daemon that empties it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aqb_workflow.cli._common import actor, actor_option, app, emit_json, json_option, table
+
+
+@click.group(epilog="Example: aqb reminders list --due")
+def reminders() -> None:
+    """Planned, due, sent and failed reminders."""
+
+
+@reminders.command("list", epilog="Example: aqb reminders list --failed --json")
+@click.option("--due", is_flag=True, help="Only what is due now (pending or in flight).")
+@click.option(
+    "--failed", is_flag=True, help="Only failed ones (retry with: aqb reminders retry ID)."
+)
+@click.option("--all", "everything", is_flag=True, help="Also sent and cancelled ones.")
+@click.option("--agreement", "key", help="Only this agreement's reminders.")
+@json_option
+def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: bool) -> None:
+    """List reminders (default: the open ones, pending or in flight), soonest first."""
+    from aqb_workflow.present import local_time
+    from aqb_workflow.store import outbox
+
+    application = app()
+    status = ["failed"] if failed else None if everything else list(outbox.OPEN)
+    now = application.clock.now()
+    with application.db.read() as conn:
+        rows = outbox.listing(conn, status=status, due_before=now if due else None, agreement=key)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no reminders")
+        return
+    zone = application.settings.zone
+    click.echo(
+        table(
+            ["id", "agreement", "kind", "due", "next try", "status", "tries", "last error"],
+            [
+                (
+                    r["id"],
+                    r["agreement"],
+                    r["kind"],
+                    local_time(r["due_at"], zone),
+                    local_time(r["next_attempt_at"], zone),
+                    r["status"],
+                    r["attempts"],
+                    (r["last_error"] or "")[:60],
+                )
+                for r in rows
+            ],
+        )
+    )
+
+
+@reminders.command(epilog="Example: aqb reminders preview 12")
+@click.argument("reminder_id", type=int)
+def preview(reminder_id: int) -> None:
+    """Show the mail as it would be sent now: headers, text and whether an invite is attached."""
+    from aqb_workflow.errors import NotFound
+    from aqb_workflow.mail.message import build
+    from aqb_workflow.scheduler.compose import compose
+    from aqb_workflow.store import outbox
+
+    application = app()
+    now = application.clock.now()
+    with application.db.read() as conn:
+        row = outbox.get(conn, reminder_id)
+        if row is None:
+            raise NotFound(f"no reminder {reminder_id} (aqb reminders list --all)")
+        outgoing = compose(application, conn, row, now, late=False)
+    message = build(outgoing, now)
+    for header in ("From", "To", "Subject", "Message-ID"):
+        click.echo(f"{header}: {message[header]}")
+    if outgoing.ics:
+        click.echo(f"Invite: text/calendar; method={outgoing.ics_method}")
+    click.echo()
+    click.echo(outgoing.text)
+
+
+@reminders.command("send-due", epilog="Example: aqb reminders send-due")
+def send_due() -> None:
+    """Send everything due now in one pass (for sites that run cron instead of the daemon).
+
+    Exits 1 if a reminder failed in this pass (aqb reminders list --failed shows it).
+    """
+    import os
+    import socket
+
+    from aqb_workflow.mail.backends import backend_from_settings
+    from aqb_workflow.scheduler.daemon import log
+    from aqb_workflow.scheduler.dispatch import run_pass
+
+    application = app()
+    result = run_pass(
+        application,
+        backend_from_settings(application.settings),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        log=log,
+    )
+    click.echo(f"reminders: {result}")
+    if result.failed:
+        sys.exit(1)
+
+
+@reminders.command(epilog="Example: aqb reminders retry 12")
+@click.argument("reminder_id", type=int)
+@actor_option
+def retry(reminder_id: int, actor_name: str | None) -> None:
+    """Queue a failed reminder again, due now (after fixing the contact or mail server)."""
+    from aqb_workflow import services
+
+    application = app()
+    row = services.retry_reminder(application, actor(application, actor_name), reminder_id)
+    click.echo(f"reminder {reminder_id} ({row['agreement']}, {row['kind']}) queued again")
+
+
+@click.group(
+    invoke_without_command=True, epilog="Example: aqb daemon  (stop with Ctrl-C or SIGTERM)"
+)
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+@click.pass_context
+def daemon(ctx: click.Context, once: bool) -> None:
+    """Run in the foreground: send due reminders every [daemon] interval_seconds.
+
+    SIGTERM or Ctrl-C finishes the message in flight and exits 0; a second one exits at once.
+    deploy/aqb-daemon.service shows how to run it under systemd.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from aqb_workflow.mail.backends import backend_from_settings
+    from aqb_workflow.scheduler.daemon import run_daemon
+
+    application = app()
+    sys.exit(run_daemon(application, backend_from_settings(application.settings), once=once))
+
+
+@daemon.command(epilog="Example: aqb daemon status --json")
+@json_option
+def status(as_json: bool) -> None:
+    """Is the daemon running, when did it last run, how long is the queue.
+
+    Exits 0 when it runs and nothing failed; 1 when it is not running or a reminder failed.
+    """
+    from datetime import datetime, timedelta
+
+    from aqb_workflow.scheduler.daemon import pid_alive, read_heartbeat
+    from aqb_workflow.store import outbox
+
+    application = app()
+    settings = application.settings
+    beat = read_heartbeat(settings.heartbeat) or {}
+    now = application.clock.now()
+    last = beat.get("last_pass_at") or beat.get("started_at")
+    fresh = bool(last) and now - datetime.fromisoformat(last) < timedelta(
+        seconds=3 * settings.daemon_interval_seconds + 60
+    )
+    running = beat.get("state") == "running" and pid_alive(int(beat.get("pid", 0) or 0)) and fresh
+    with application.db.read() as conn:
+        counts = outbox.counts(conn, now)
+    report = {
+        "running": running,
+        "pid": beat.get("pid"),
+        "started_at": beat.get("started_at"),
+        "last_pass_at": beat.get("last_pass_at"),
+        "last_result": beat.get("last_result"),
+        "due": counts.get("due", 0),
+        "pending": counts.get("pending", 0),
+        "sending": counts.get("sending", 0),
+        "failed": counts.get("failed", 0),
+        "sent": counts.get("sent", 0),
+    }
+    if as_json:
+        emit_json(report)
+    else:
+        from aqb_workflow.present import local_time
+
+        state = f"running (pid {report['pid']})" if running else "not running"
+        click.echo(f"daemon: {state}")
+        if report["last_pass_at"]:
+            click.echo(
+                f"last pass: {local_time(report['last_pass_at'], settings.zone)} "
+                f"({report['last_result']})"
+            )
+        click.echo(
+            f"queue: {report['due']} due now, {report['pending']} pending, "
+            f"{report['sending']} in flight, {report['failed']} failed, {report['sent']} sent"
+        )
+    if not running or report["failed"]:
+        sys.exit(1)
+
+
+COMMANDS = [reminders, daemon]

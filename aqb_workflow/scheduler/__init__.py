@@ -1,0 +1,1 @@
+"""Sending what is due: one dispatch pass, and the daemon that runs it on a schedule."""
