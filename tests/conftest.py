@@ -73,14 +73,36 @@ class Workspace:
         return {"dump": dump, "anchor": anchor}
 
 
-def make_workspace(root: Path, extra_config: str = "") -> Workspace:
+BASE_CONFIG = """
+[database]
+url = "sqlite:///aqb.db"
+busy_timeout_ms = 30000
+
+[audit]
+anchor = "aqb-audit.anchor"
+
+[workflow]
+file = "states/agreement.toml"
+
+[templates]
+folder = "{templates}"
+
+[daemon]
+interval_seconds = 1
+"""
+FILE_MAIL = """
+[mail]
+backend = "file"
+sender = "AQB-Referat HMSI <aqb@hmsi.example>"
+"""
+
+
+def make_workspace(root: Path, extra_config: str = "", mail: str = FILE_MAIL) -> Workspace:
+    """A throw-away installation: its own config, workflow copy, database and anchor."""
     (root / "states").mkdir(parents=True)
     shutil.copy(REPO / "states" / "agreement.toml", root / "states" / "agreement.toml")
-    text = (REPO / "config.toml").read_text(encoding="utf-8")
-    text = text.split("[users]")[0].replace(
-        'folder = "notifications"', f'folder = "{REPO / "notifications"}"'
-    )
-    (root / "config.toml").write_text(text + USERS + extra_config, encoding="utf-8")
+    text = BASE_CONFIG.format(templates=REPO / "notifications") + mail + USERS + extra_config
+    (root / "config.toml").write_text(text, encoding="utf-8")
     return Workspace(root)
 
 
