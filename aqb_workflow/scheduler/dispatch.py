@@ -42,8 +42,9 @@ class PassResult:
 
 
 def late_after(app: App) -> timedelta:
-    """Sent later than this after its due time, a reminder says so ("verspätet")."""
-    return timedelta(seconds=2 * app.settings.daemon_interval_seconds + 60)
+    """Sent later than this after its due time, a reminder says so ("verspätet"): a daemon
+    that was down, not a cron job that runs every quarter of an hour."""
+    return max(timedelta(seconds=2 * app.settings.daemon_interval_seconds + 60), timedelta(hours=1))
 
 
 def run_pass(
