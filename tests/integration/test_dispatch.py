@@ -196,6 +196,7 @@ def test_review_invitation_and_cancellation_update_the_same_calendar_entry(site)
     contacts(app)
     services.add_contact(app, MINISTRY, None, "participant", "Dr. Rita Rat", "rat@rp-ks.example")
     key = signed_by_ministry(app)
+    clock.set(datetime(2024, 7, 20, 9, 0, tzinfo=UTC))
     services.fire(
         app, MINISTRY, key, "sign_district", {"on": "2024-07-10", "by": "S", "place": "Gießen"}
     )
