@@ -30,6 +30,8 @@ weiterbildung|verschiedene Weiterbildungsmaßnahmen oder Workshops in versch. Ja
 MEASURES
 step aqb contact add --district giessen --role district --name "Petra Muster" --email aqb@lkgi.example
 step aqb contact add --role ministry_desk --name "AQB-Referat" --email aqb@hmsi.example
+aqb contact add --role rp_kassel --name "RP Kassel, Dezernat 57" --email dez57@rpks.example >/dev/null
+aqb contact add --district wetterau --role district --name "Jan Beispiel" --email aqb@wetterau.example >/dev/null
 step aqb triggers 2024-giessen
 step aqb transition 2024-giessen sign_ministry on=01.07.2024 by="Heike Hofmann" place=Wiesbaden
 step aqb transition 2024-giessen sign_district on=10.7.2024 by="Anita Schneider" place=Gießen \
@@ -39,4 +41,15 @@ step aqb transition 2024-giessen schedule_review at="15.10.2024 10:00" location=
 step aqb transition 2024-giessen close held_on=15.10.2024 outcome="Umsetzung planmäßig"
 step aqb show 2024-giessen
 step aqb history 2024-giessen
+
+# Reminders: a second agreement waits for the Wetteraukreis' countersignature since July 2024,
+# and next year's agreement for Gießen is drafted. The daemon sends what is due (the file
+# backend writes each mail as an .eml file you can open) and plans the rest.
+step aqb create --district Wetteraukreis --year 2024 --budget 1.140.300
+step aqb transition 2024-wetterau sign_ministry on=02.07.2024 by="Heike Hofmann"
+step aqb create --district giessen --year 2027 --budget 1.300.000
+step aqb reminders list
+step aqb daemon --once
+step aqb reminders list --all
+printf '\n$ ls demo/outbox\n'; ls "$root/demo/outbox"
 step aqb audit verify
