@@ -4,11 +4,12 @@
 # real ones of the seed; the notice and the review are examples.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-rm -rf "$root/demo" && mkdir -p "$root/demo"
+demo=${DEMO_DIR:-$root/demo}
+rm -rf "$demo" && mkdir -p "$demo"
 sed -e "s#^file = \"states/agreement.toml\"#file = \"$root/states/agreement.toml\"#" \
     -e "s#^folder = \"notifications\"#folder = \"$root/notifications\"#" \
-    "$root/config.toml" > "$root/demo/config.toml"
-export AQB_CONFIG="$root/demo/config.toml"
+    "$root/config.toml" > "$demo/config.toml"
+export AQB_CONFIG="$demo/config.toml"
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 
 step aqb init
@@ -51,5 +52,5 @@ step aqb create --district giessen --year 2027 --budget 1.300.000
 step aqb reminders list
 step aqb daemon --once
 step aqb reminders list --all
-printf '\n$ ls demo/outbox\n'; ls "$root/demo/outbox"
+printf '\n$ ls demo/outbox\n'; ls "$demo/outbox"
 step aqb audit verify
