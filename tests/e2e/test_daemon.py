@@ -16,7 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, time as clock_time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
