@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,9 +35,84 @@ pruefer = "viewer"
 """
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="Run the database tests on SQLite (default) or a throw-away PostgreSQL cluster.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: about SQLite itself (file, locks)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--db") == "postgresql":
+        skip = pytest.mark.skip(reason="SQLite-specific")
+        for item in items:
+            if "sqlite_only" in item.keywords:
+                item.add_marker(skip)
+
+
+class _Databases:
+    """Where a new workspace's database lives: a file beside it, or a fresh PostgreSQL DB."""
+
+    cluster: Any = None
+    counter = 0
+
+    def url_for(self, root: Path) -> str:
+        if self.cluster is None:
+            return "sqlite:///aqb.db"
+        self.counter += 1
+        return self.cluster.create_database(f"aqb_{os.getpid()}_{self.counter}")
+
+
+DATABASES = _Databases()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_server(request: pytest.FixtureRequest) -> Any:
+    if request.config.getoption("--db") != "postgresql":
+        yield None
+        return
+    from tests.pg import Cluster
+
+    cluster = Cluster().start()
+    DATABASES.cluster = cluster
+    try:
+        yield cluster
+    finally:
+        DATABASES.cluster = None
+        cluster.stop()
+
+
 @dataclass
 class Workspace:
     root: Path
+    url: str = "sqlite:///aqb.db"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def sql(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run SQL behind aqb's back (autocommit); ``?`` placeholders on both databases."""
+        import sqlalchemy as sa
+
+        parts = statement.split("?")
+        text = parts[0] + "".join(f":p{i}{part}" for i, part in enumerate(parts[1:]))
+        url = f"sqlite:///{self.database}" if self.is_sqlite else self.url
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(sa.text(text), {f"p{i}": v for i, v in enumerate(params)})
+                rows = [tuple(r) for r in result] if result.returns_rows else []
+                conn.commit()
+                return rows
+        finally:
+            engine.dispose()
 
     @property
     def config(self) -> Path:
@@ -63,19 +139,26 @@ class Workspace:
         return env
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every byte of the database (after a checkpoint) and the anchor: 'nothing changed'."""
-        import sqlite3
-
-        with sqlite3.connect(self.database) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            dump = "\n".join(conn.iterdump()).encode()
+        """All data (every row of every table) and the anchor's bytes: 'nothing changed'."""
         anchor = self.anchor.read_bytes() if self.anchor.exists() else b""
-        return {"dump": dump, "anchor": anchor}
+        if self.is_sqlite:
+            import sqlite3
+
+            with sqlite3.connect(self.database) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                dump = "\n".join(conn.iterdump()).encode()
+            return {"dump": dump, "anchor": anchor}
+        from aqb_workflow.store.tables import metadata
+
+        tables = {}
+        for table in metadata.sorted_tables:
+            tables[table.name] = sorted(map(repr, self.sql(f"SELECT * FROM {table.name}")))
+        return {"dump": repr(tables).encode(), "anchor": anchor}
 
 
 BASE_CONFIG = """
 [database]
-url = "sqlite:///aqb.db"
+url = "{url}"
 busy_timeout_ms = 30000
 
 [audit]
@@ -101,9 +184,11 @@ def make_workspace(root: Path, extra_config: str = "", mail: str = FILE_MAIL) ->
     """A throw-away installation: its own config, workflow copy, database and anchor."""
     (root / "states").mkdir(parents=True)
     shutil.copy(REPO / "states" / "agreement.toml", root / "states" / "agreement.toml")
-    text = BASE_CONFIG.format(templates=REPO / "notifications") + mail + USERS + extra_config
+    url = DATABASES.url_for(root)
+    text = BASE_CONFIG.format(templates=REPO / "notifications", url=url)
+    text += mail + USERS + extra_config
     (root / "config.toml").write_text(text, encoding="utf-8")
-    return Workspace(root)
+    return Workspace(root, url)
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ class Database:
         def _settings(dbapi_conn: Any, _record: Any) -> None:
             with dbapi_conn.cursor() as cur:
                 cur.execute("SET synchronous_commit = on")
-                cur.execute("SET lock_timeout = %s", (f"{self.busy_timeout_ms}ms",))
+                cur.execute(f"SET lock_timeout = '{int(self.busy_timeout_ms)}ms'")
             dbapi_conn.commit()
 
         return engine

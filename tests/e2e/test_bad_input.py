@@ -106,6 +106,7 @@ def test_bad_arguments_exit_2_and_write_nothing(args, named, app, workspace, cli
     assert workspace.snapshot() == before
 
 
+@pytest.mark.sqlite_only
 def test_database_without_schema_says_run_init(tmp_path, workspace, cli):
     workspace.database.unlink()
     result = cli("list", expect=2)

@@ -47,10 +47,10 @@ def test_explain_a_working_day(cli):
 
 
 def test_closure_days_come_from_the_config(workspace, cli):
+    assert json.loads(cli("calendar explain 2024-12-24 --json").stdout)["working_day"] is False
     text = workspace.config.read_text(encoding="utf-8")
-    default = 'closure_days = ["12-24", "12-31"]'
-    assert default in text
-    workspace.config.write_text(text.replace(default, 'closure_days = ["01-02"]'), encoding="utf-8")
+    assert "[calendar]" not in text
+    workspace.config.write_text(text + '\n[calendar]\nclosure_days = ["01-02"]\n', "utf-8")
     assert json.loads(cli("calendar explain 2025-01-02 --json").stdout)["working_day"] is False
     assert json.loads(cli("calendar explain 2024-12-24 --json").stdout)["working_day"] is True
 
