@@ -5,6 +5,7 @@ is created and run as the unprivileged ``postgres`` account.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -98,10 +99,8 @@ class Cluster:
         return self.url(name)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"])
-        except subprocess.CalledProcessError:
-            pass
         for _ in range(20):
             try:
                 shutil.rmtree(self.root)
