@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-sqlite test-postgresql postgresql lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy aqb_workflow/domain aqb_workflow/store
 
-test: $(STAMP) lint
+# The whole suite runs twice: on SQLite, and on a throw-away PostgreSQL 15 cluster that the
+# tests start (initdb + pg_ctl as the unprivileged postgres account) and remove.
+test: $(STAMP) lint test-sqlite test-postgresql
+
+test-sqlite: $(STAMP)
 	$(BIN)/pytest
+
+test-postgresql: $(STAMP) postgresql
+	$(BIN)/pytest --db postgresql
+
+# Debian's PostgreSQL server, when it is missing (CI runs as root).
+postgresql:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing PostgreSQL (Debian package postgresql-15)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+	@id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql --shell /bin/sh postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
