@@ -5,8 +5,8 @@ Tests pass their own clock or settings; the CLI takes the real ones.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +17,7 @@ from aqb_workflow.domain.calendar import WorkCalendar
 from aqb_workflow.domain.model import Actor
 from aqb_workflow.domain.registry import Registry, registry_from_data
 from aqb_workflow.domain.workflow import Workflow, workflow_from_data
-from aqb_workflow.errors import BadInput
+from aqb_workflow.errors import Forbidden
 from aqb_workflow.store.anchor import Anchor
 from aqb_workflow.store.engine import Database
 
@@ -56,10 +56,32 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> A
     )
 
 
-def resolve_actor(settings: Settings, requested: str | None = None) -> Actor:
-    """``--actor``, else ``AQB_ACTOR``, else the login name; roles from ``[users]``."""
-    name = requested or os.environ.get("AQB_ACTOR") or getpass.getuser()
-    name = name.strip()
-    if not name:
-        raise BadInput("actor: empty name")
-    return Actor(name=name, roles=settings.users.get(name, ()))
+def os_login() -> str:
+    """The operating-system login of this process (not $USER, which anyone can set)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def login_name(app: App) -> str:
+    """Who is really acting: the database login on PostgreSQL, the OS login on SQLite."""
+    if app.db.is_sqlite:
+        return os_login()
+    from sqlalchemy import text
+
+    with app.db.read() as conn:
+        return str(conn.execute(text("SELECT session_user")).scalar())
+
+
+def resolve_actor(settings: Settings, login: str, requested: str | None = None) -> Actor:
+    """The login acts with its own roles; ``--actor``/``AQB_ACTOR`` only for an admin login,
+    and then with the roles of the person acted for (audited as "X on behalf of Y")."""
+    requested = (requested or os.environ.get("AQB_ACTOR") or "").strip() or None
+    if requested is None or requested == login:
+        return Actor(name=login, roles=settings.users.get(login, ()))
+    if "admin" not in settings.users.get(login, ()):
+        raise Forbidden(
+            f"--actor/AQB_ACTOR: {login} is not an admin and may not act as {requested}"
+        )
+    return Actor(name=requested, roles=settings.users.get(requested, ()), by=login)

@@ -33,6 +33,10 @@ class Refused(AqbError):
     exit_code = 1
 
 
+class Forbidden(Refused):
+    """The actor's roles do not allow it (logged as a refused attempt)."""
+
+
 class Conflict(Refused):
     """Someone else changed the agreement between reading and writing."""
 

@@ -13,7 +13,7 @@ from aqb_workflow.domain.formats import format_utc, parse_amount_cents, parse_ut
 from aqb_workflow.domain.model import CATEGORIES, Actor, Agreement, Event, agreement_key
 from aqb_workflow.domain.reminders import plan
 from aqb_workflow.domain.workflow import stored
-from aqb_workflow.errors import BadInput, Conflict, NotFound, Refused
+from aqb_workflow.errors import BadInput, Conflict, Forbidden, NotFound, Refused
 from aqb_workflow.store import outbox
 from aqb_workflow.store.unit_of_work import UnitOfWork, load_agreement
 
@@ -29,7 +29,7 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 def _require(actor: Actor, roles: tuple[str, ...], what: str, district: str | None) -> str:
     role = actor.role_for(roles, district)
     if role is None:
-        raise Refused(
+        raise Forbidden(
             f"{actor.name} (roles: {', '.join(actor.roles) or 'none'}) may not {what}; "
             f"allowed: {', '.join(roles)}"
         )
@@ -391,3 +391,36 @@ def retry_reminder(app: App, actor: Actor, reminder_id: int) -> dict[str, Any]:
         )
         uow.commit()
     return row
+
+
+def may_see(actor: Actor, agreement: Agreement) -> None:
+    """District staff see their own district's agreements only."""
+    if not actor.may_see(agreement.district):
+        raise Forbidden(
+            f"{actor.name} (roles: {', '.join(actor.roles) or 'none'}) may not see {agreement.key}"
+        )
+
+
+def visible_district(actor: Actor) -> str | None:
+    """None: the actor sees everything; else the one district a district login sees."""
+    if any(r in ("admin", "ministry", "rp_kassel", "viewer") for r in actor.roles):
+        return None
+    districts = [r.split(":", 1)[1] for r in actor.roles if r.startswith("district:")]
+    if len(districts) == 1:
+        return districts[0]
+    raise Forbidden(
+        f"{actor.name} has no role in config.toml [users] that may read agreements"
+        if not districts
+        else f"{actor.name} has several district roles; ask an admin"
+    )
+
+
+def log_refusal(app: App, actor: Actor, action: str, reason: str) -> None:
+    """A refused attempt, kept outside the agreements' chain (who tried what, when)."""
+    from aqb_workflow.store import refusals
+
+    with UnitOfWork(app.db, app.anchor) as uow:
+        refusals.add(
+            uow.conn, app.clock.now(), actor.display, ",".join(actor.roles), action, reason
+        )
+        uow.commit()

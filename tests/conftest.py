@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from aqb_workflow.bootstrap import App, bootstrap
+from aqb_workflow.bootstrap import App, bootstrap, os_login
 from aqb_workflow.config import load_settings
 from aqb_workflow.domain.model import Actor
 from aqb_workflow.store.migrate import upgrade
@@ -24,8 +24,9 @@ from aqb_workflow.testing import FixedClock
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seeds" / "zielvereinbarung-2024-landkreis-giessen.txt"
 
-USERS = """
+USERS = f"""
 [users]
+{os_login()} = "admin"
 hmsi-aqb = "ministry"
 rp-kassel = "rp_kassel"
 giessen = "district:giessen"
@@ -260,6 +261,7 @@ MINISTRY = Actor("hmsi-aqb", ("ministry",))
 ADMIN = Actor("root-admin", ("admin",))
 RP = Actor("rp-kassel", ("rp_kassel",))
 GIESSEN = Actor("giessen", ("district:giessen",))
+LOGIN = os_login()  # the admin login the CLI tests act through (AQB_ACTOR = on behalf of)
 
 GIESSEN_MEASURES = [
     ("ausbildungsvorbereitung", "BOM Hungen"),

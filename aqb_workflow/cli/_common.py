@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -53,10 +54,26 @@ def checked_app() -> App:
     return application
 
 
-def actor(application: App, requested: str | None) -> Actor:
-    from aqb_workflow.bootstrap import resolve_actor
+def actor(application: App, requested: str | None = None) -> Actor:
+    """Who acts: the real login (DB login on PostgreSQL, OS login on SQLite), or whom an
+    admin acts for."""
+    from aqb_workflow.bootstrap import login_name, resolve_actor
 
-    return resolve_actor(application.settings, requested)
+    return resolve_actor(application.settings, login_name(application), requested)
+
+
+@contextmanager
+def refusals_logged(application: App, who: Actor, action: str) -> Iterator[None]:
+    """A refused attempt (role, foreign district) is recorded, then reported as usual."""
+    from aqb_workflow.errors import Forbidden
+
+    try:
+        yield
+    except Forbidden as exc:
+        from aqb_workflow import services
+
+        services.log_refusal(application, who, action, str(exc))
+        raise
 
 
 def emit_json(value: Any) -> None:

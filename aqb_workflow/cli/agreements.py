@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from aqb_workflow.bootstrap import App
+    from aqb_workflow.domain.model import Actor, Agreement
 
 from aqb_workflow.cli._common import (
     actor,
@@ -11,6 +17,7 @@ from aqb_workflow.cli._common import (
     emit_json,
     json_option,
     parse_assignments,
+    refusals_logged,
     table,
 )
 
@@ -27,7 +34,9 @@ def create(district: str, year: int, budget: str, actor_name: str | None) -> Non
     from aqb_workflow import services
 
     application = checked_app()
-    key = services.create(application, actor(application, actor_name), district, year, budget)
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"create {district} {year}"):
+        key = services.create(application, who, district, year, budget)
     click.echo(f"created {key} ({application.workflow.label(application.workflow.initial)})")
 
 
@@ -37,15 +46,19 @@ def create(district: str, year: int, budget: str, actor_name: str | None) -> Non
 @json_option
 def list_(year: int | None, state: str | None, as_json: bool) -> None:
     """List agreements with their state and budget."""
+    from aqb_workflow import services
     from aqb_workflow.domain.formats import format_euro
     from aqb_workflow.errors import BadInput
     from aqb_workflow.store.queries import list_agreements
 
     application = checked_app()
+    who = actor(application)
+    with refusals_logged(application, who, "list"):
+        only = services.visible_district(who)
     if state is not None and state not in application.workflow.states:
         raise BadInput(f"unknown state {state!r}; states: {', '.join(application.workflow.states)}")
     with application.db.read() as conn:
-        rows = list_agreements(conn, year, state)
+        rows = list_agreements(conn, year, state, only)
     if as_json:
         emit_json(rows)
         return
@@ -73,11 +86,10 @@ def list_(year: int | None, state: str | None, as_json: bool) -> None:
 @json_option
 def show(key: str, as_json: bool) -> None:
     """Show one agreement: budget, state, recorded fields, measures, next steps."""
-    from aqb_workflow import services
     from aqb_workflow.present import agreement_json, agreement_text
 
     application = checked_app()
-    agreement = services.current(application, key)
+    agreement = _visible(application, key)
     if as_json:
         emit_json(agreement_json(agreement, application.workflow, application.registry))
     else:
@@ -102,9 +114,9 @@ def edit(
     from aqb_workflow import services
 
     application = checked_app()
-    diff = services.edit(
-        application, actor(application, actor_name), key, parse_assignments(assignments), reason
-    )
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"edit {key}"):
+        diff = services.edit(application, who, key, parse_assignments(assignments), reason)
     for name, change in diff.items():
         click.echo(f"{key}: {name}: {change['old']} -> {change['new']}")
 
@@ -114,10 +126,9 @@ def edit(
 @json_option
 def triggers(key: str, as_json: bool) -> None:
     """What may be fired on an agreement now, and which fields each needs."""
-    from aqb_workflow import services
 
     application = checked_app()
-    agreement = services.current(application, key)
+    agreement = _visible(application, key)
     workflow = application.workflow
     allowed = [workflow.triggers[name] for name in workflow.allowed(agreement.state)]
     if as_json:
@@ -181,16 +192,12 @@ def transition(
 
     application = checked_app()
     fields = parse_assignments(assignments)
-    seen = services.current(application, key)
-    fired = services.fire(
-        application,
-        actor(application, actor_name),
-        key,
-        trigger,
-        fields,
-        comment=comment,
-        expected_version=seen.version,
-    )
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"transition {key} {trigger}"):
+        seen = _visible(application, key, who)
+        fired = services.fire(
+            application, who, key, trigger, fields, comment=comment, expected_version=seen.version
+        )
     label = application.workflow.label(fired.to_state)
     click.echo(f"{key}: {fired.from_state} -> {fired.to_state} ({label}), audit event {fired.seq}")
 
@@ -200,12 +207,11 @@ def transition(
 @json_option
 def history(key: str, as_json: bool) -> None:
     """Every recorded event of an agreement, oldest first, in local time."""
-    from aqb_workflow import services
     from aqb_workflow.present import event_summary, local_time
     from aqb_workflow.store import queries
 
     application = checked_app()
-    services.current(application, key)  # a clear error for an unknown key
+    _visible(application, key)  # a clear error for an unknown or foreign key
     with application.db.read() as conn:
         records = queries.history(conn, key)
     if as_json:
@@ -246,6 +252,17 @@ def history(key: str, as_json: bool) -> None:
             ],
         )
     )
+
+
+def _visible(application: App, key: str, who: Actor | None = None) -> Agreement:
+    """The agreement, if the actor may see it (district staff: their own district only)."""
+    from aqb_workflow import services
+
+    who = who or actor(application)
+    agreement = services.current(application, key)
+    with refusals_logged(application, who, f"read {key}"):
+        services.may_see(who, agreement)
+    return agreement
 
 
 COMMANDS = [create, list_, show, edit, triggers, transition, history]

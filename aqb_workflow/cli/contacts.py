@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from aqb_workflow.cli._common import actor, actor_option, app, emit_json, json_option, table
+from aqb_workflow.cli._common import (
+    actor,
+    actor_option,
+    app,
+    emit_json,
+    json_option,
+    refusals_logged,
+    table,
+)
 
 ROLES = ["district", "participant", "ministry_desk", "rp_kassel"]
 
@@ -28,9 +36,9 @@ def add(district: str | None, role: str, name: str, email: str, actor_name: str 
     from aqb_workflow import services
 
     application = app()
-    contact_id = services.add_contact(
-        application, actor(application, actor_name), district, role, name, email
-    )
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"contact add {role} {district or ''}".strip()):
+        contact_id = services.add_contact(application, who, district, role, name, email)
     click.echo(f"contact #{contact_id} added: {name} <{email}> ({role})")
 
 
@@ -39,12 +47,18 @@ def add(district: str | None, role: str, name: str, email: str, actor_name: str 
 @json_option
 def list_(district: str | None, as_json: bool) -> None:
     """List contacts."""
+    from aqb_workflow import services
     from aqb_workflow.store.queries import contacts
 
     application = app()
+    who = actor(application)
+    with refusals_logged(application, who, "contact list"):
+        own = services.visible_district(who)
     slug = application.registry.find(district).slug if district else None
     with application.db.read() as conn:
         rows = contacts(conn, slug)
+    if own is not None:
+        rows = [r for r in rows if r["district"] in (None, own)]
     if as_json:
         emit_json(rows)
         return
@@ -70,7 +84,9 @@ def remove(contact_id: int, actor_name: str | None) -> None:
     from aqb_workflow import services
 
     application = app()
-    removed = services.remove_contact(application, actor(application, actor_name), contact_id)
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"contact remove {contact_id}"):
+        removed = services.remove_contact(application, who, contact_id)
     click.echo(f"contact #{contact_id} removed: {removed['name']} <{removed['email']}>")
 
 

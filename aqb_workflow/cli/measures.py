@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aqb_workflow.cli._common import actor, actor_option, checked_app
+from aqb_workflow.cli._common import actor, actor_option, checked_app, refusals_logged
 
 CATEGORY_KEYS = ["ausbildungsvorbereitung", "ausbildung", "qualifizierung", "weiterbildung"]
 
@@ -25,9 +25,9 @@ def add(key: str, title: str, category: str, reason: str | None, actor_name: str
     from aqb_workflow import services
 
     application = checked_app()
-    measure_id = services.add_measure(
-        application, actor(application, actor_name), key, category, title, reason
-    )
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"measure add {key}"):
+        measure_id = services.add_measure(application, who, key, category, title, reason)
     click.echo(f"{key}: measure #{measure_id} added under {category}: {title}")
 
 
@@ -41,9 +41,9 @@ def remove(key: str, measure_id: str, reason: str | None, actor_name: str | None
     from aqb_workflow import services
 
     application = checked_app()
-    title = services.remove_measure(
-        application, actor(application, actor_name), key, measure_id, reason
-    )
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"measure remove {key} {measure_id}"):
+        title = services.remove_measure(application, who, key, measure_id, reason)
     click.echo(f"{key}: measure removed: {title}")
 
 

@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from aqb_workflow.cli._common import actor, actor_option, app, emit_json, json_option, table
+from aqb_workflow.cli._common import (
+    actor,
+    actor_option,
+    app,
+    emit_json,
+    json_option,
+    refusals_logged,
+    table,
+)
 
 
 @click.group(epilog="Example: aqb reminders list --due")
@@ -117,7 +125,9 @@ def retry(reminder_id: int, actor_name: str | None) -> None:
     from aqb_workflow import services
 
     application = app()
-    row = services.retry_reminder(application, actor(application, actor_name), reminder_id)
+    who = actor(application, actor_name)
+    with refusals_logged(application, who, f"reminders retry {reminder_id}"):
+        row = services.retry_reminder(application, who, reminder_id)
     click.echo(f"reminder {reminder_id} ({row['agreement']}, {row['kind']}) queued again")
 
 

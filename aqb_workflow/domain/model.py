@@ -47,16 +47,17 @@ class Agreement:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: the login, the roles from config, and whom an admin acts for, if anyone."""
+    """Who acts, with whose roles. ``by`` is the admin login acting on behalf of ``name``:
+    then ``roles`` are those of ``name`` (the person acted for), never the admin's."""
 
     name: str
     roles: tuple[str, ...]
-    on_behalf_of: str | None = None
+    by: str | None = None
 
     @property
     def display(self) -> str:
-        if self.on_behalf_of:
-            return f"{self.on_behalf_of} (by {self.name} on behalf)"
+        if self.by:
+            return f"{self.by} on behalf of {self.name}"
         return self.name
 
     def role_for(self, allowed: tuple[str, ...], district: str | None) -> str | None:

@@ -24,7 +24,7 @@ from aqb_workflow.domain.formats import (
 from aqb_workflow.domain.guards import GUARDS, GuardContext
 from aqb_workflow.domain.model import ROLE_KINDS, Actor, Agreement, Event
 from aqb_workflow.domain.reminders import Rule, rules_from_data
-from aqb_workflow.errors import BadInput, ConfigError, Refused
+from aqb_workflow.errors import BadInput, ConfigError, Forbidden, Refused
 
 FIELD_TYPES = ("date", "datetime", "amount", "text")
 _TOP_KEYS = {"workflow", "options", "states", "triggers", "fields", "reminders"}
@@ -210,7 +210,7 @@ class Workflow:
             raise Refused(self.refusal(agreement, trigger))
         role = actor.role_for(spec.roles, agreement.district)
         if role is None:
-            raise Refused(
+            raise Forbidden(
                 f"{actor.name} (roles: {', '.join(actor.roles) or 'none'}) may not fire "
                 f"{trigger} on {agreement.key}; allowed: {', '.join(spec.roles)}"
                 + (" (own district only)" if "district" in spec.roles else "")

@@ -13,7 +13,7 @@ from aqb_workflow.store import tables as t
 
 
 def list_agreements(
-    conn: Connection, year: int | None = None, state: str | None = None
+    conn: Connection, year: int | None = None, state: str | None = None, district: str | None = None
 ) -> list[dict[str, Any]]:
     query = select(
         t.agreement.c.key,
@@ -28,6 +28,8 @@ def list_agreements(
         query = query.where(t.agreement.c.year == year)
     if state is not None:
         query = query.where(t.agreement.c.state == state)
+    if district is not None:
+        query = query.where(t.agreement.c.district == district)
     return [dict(row) for row in conn.execute(query).mappings()]
 
 

@@ -132,3 +132,19 @@ class ReminderRow(SQLModel, table=True):
 
 
 reminder = ReminderRow.__table__  # type: ignore[attr-defined]
+
+
+class RefusalRow(SQLModel, table=True):
+    """A refused attempt (wrong role, foreign district): who tried what. Not in any chain."""
+
+    __tablename__ = "refusal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: str = Field(max_length=40)
+    actor: str = Field(max_length=200)
+    roles: str = Field(max_length=400)
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
+refusal = RefusalRow.__table__  # type: ignore[attr-defined]

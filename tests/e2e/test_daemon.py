@@ -8,14 +8,16 @@ every wait polls against a deadline, and every daemon is killed in a ``finally``
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from email import message_from_bytes, policy
@@ -26,6 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
+from aiosmtpd.smtp import Envelope
 from icalendar import Calendar
 
 from aqb_workflow import services
@@ -38,7 +42,7 @@ from aqb_workflow.store.migrate import upgrade
 from aqb_workflow.testing import FixedClock
 from tests.conftest import MINISTRY, Workspace, make_workspace, run_cli
 from tests.paths import bring_to
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import Inbox, SmtpServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PLANNED_AT = datetime(2024, 11, 20, 9, 0, tzinfo=UTC)
@@ -81,14 +85,29 @@ def plan_overdue(app: App, years: range) -> list[str]:
 
 
 def reminders(ws: Workspace, *flags: str) -> list[dict[str, Any]]:
-    return json.loads(run_cli(ws, ["reminders", "list", *flags, "--json"]).stdout)
+    found: list[dict[str, Any]] = json.loads(
+        run_cli(ws, ["reminders", "list", *flags, "--json"]).stdout
+    )
+    return found
+
+
+def database_url(ws: Workspace) -> str:
+    return load_settings(ws.config).database_url
+
+
+@functools.cache
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=sa.NullPool)
+
+
+def engine_of(ws: Workspace) -> sa.Engine:
+    return _engine(database_url(ws))
 
 
 def rows_of(ws: Workspace, agreement: str | None = None) -> list[dict[str, Any]]:
-    """Every reminder row, read straight from SQLite (a CLI call costs a second here)."""
-    with closing(sqlite3.connect(ws.database, timeout=30)) as conn:
-        conn.row_factory = sqlite3.Row
-        found = conn.execute("SELECT * FROM reminder ORDER BY id").fetchall()
+    """Every reminder row, read behind aqb's back (a CLI call costs a second here)."""
+    with engine_of(ws).connect() as conn:
+        found = conn.execute(sa.text("SELECT * FROM reminder ORDER BY id")).mappings().all()
     return [dict(r) for r in found if agreement in (None, r["agreement"])]
 
 
@@ -159,7 +178,9 @@ def addresses(msg: EmailMessage) -> set[str]:
 def calendar_part(msg: EmailMessage) -> Calendar:
     parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1, [p.get_content_type() for p in msg.walk()]
-    return Calendar.from_ical(parts[0].get_payload(decode=True))
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return Calendar.from_ical(payload)
 
 
 def sent_reminder(server: SmtpServer, reminder_id: int) -> EmailMessage | None:
@@ -225,7 +246,9 @@ def test_daemon_sends_everything_due_reports_status_and_stops_on_sigterm(site, s
         kinds = [p.get_content_type() for p in msg.iter_parts()]
         assert kinds == ["text/plain", "text/html"]
         text = plain(msg)
-        html = str(msg.get_body(("html",)).get_content())  # type: ignore[union-attr]
+        html_part = msg.get_body(("html",))
+        assert html_part is not None
+        html = str(html_part.get_content())
         for body in (text, html):
             assert "Landkreis Gießen" in body
             assert "1.266.800,00" in body and "€" in body
@@ -239,6 +262,8 @@ def test_daemon_sends_everything_due_reports_status_and_stops_on_sigterm(site, s
 
 
 def test_second_daemon_on_the_same_sqlite_database_refuses(site, server):
+    if not database_url(site).startswith("sqlite"):
+        pytest.skip("the single-instance lock is SQLite's; PostgreSQL daemons share the work")
     app = install(site)
     app.db.dispose()
     with daemon(site) as first:
@@ -261,6 +286,69 @@ def test_second_daemon_on_the_same_sqlite_database_refuses(site, server):
         assert json.loads(status.stdout)["pid"] == first.pid
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=8) == 0
+
+
+class SlowInbox(Inbox):
+    """Takes ``delay`` seconds to answer DATA; ``receiving`` is set when a DATA begins."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.receiving = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        self.receiving.set()
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def slow_server() -> Iterator[SmtpServer]:
+    smtp = SmtpServer()
+    smtp.inbox = SlowInbox(delay=1.0)
+    smtp.start()
+    try:
+        yield smtp
+    finally:
+        smtp.stop()
+
+
+def test_sigterm_during_a_slow_send_finishes_it_then_a_second_signal_exits_at_once(
+    tmp_path, slow_server
+):
+    """G10: SIGTERM while the server is still chewing on a message: the daemon waits for the
+    250, records the message ``sent``, takes no further one and exits 0. A restarted daemon
+    resumes; a second signal during its slow send ends it at once."""
+    inbox = slow_server.inbox
+    assert isinstance(inbox, SlowInbox)
+    ws = make_workspace(tmp_path / "site", mail=slow_server.config())
+    app = install(ws)
+    plan_overdue(app, range(2001, 2003))
+    app.db.dispose()
+    planned = {r["id"] for r in due_now(ws)}
+    assert len(planned) == 4
+
+    with daemon(ws) as proc:
+        assert inbox.receiving.wait(timeout=20), daemon_log(ws)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0, daemon_log(ws)
+    assert "finishing the message in flight" in daemon_log(ws)
+    received = message_ids(slow_server)
+    assert len(received) == 1  # the one in flight, and no further one
+    rows = {r["message_id"]: r for r in rows_of(ws) if r["id"] in planned}
+    assert rows[received[0]]["status"] == "sent"  # recorded before the exit
+    assert sorted(r["status"] for r in rows.values()) == ["pending", "pending", "pending", "sent"]
+
+    inbox.receiving.clear()
+    with daemon(ws) as proc:
+        assert inbox.receiving.wait(timeout=20), daemon_log(ws)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) != 0
+        assert time.monotonic() - began < inbox.delay  # did not wait for the slow server
+    assert "second signal" in daemon_log(ws)
 
 
 def last_working_day_before_today(app: App) -> datetime:
@@ -294,11 +382,7 @@ def test_review_invite_and_its_cancellation_carry_one_uid(site, server):
         "schedule_review",
         {"at": f"{review_day.isoformat()} 10:00", "location": "Kreishaus Gießen"},
     )
-    upcoming = [
-        r
-        for r in due_now(site)
-        if r["kind"] == "review_upcoming"
-    ]
+    upcoming = [r for r in due_now(site) if r["kind"] == "review_upcoming"]
     assert len(upcoming) == 1, rows_of(site)
     invite_row = upcoming[0]
 
@@ -313,7 +397,7 @@ def test_review_invite_and_its_cancellation_carry_one_uid(site, server):
         (event,) = cal.walk("VEVENT")
         uid = str(event["UID"])
         assert uid == f"aqb-review-{key}@aqb-workflow"
-        dtstart = event["DTSTART"]
+        dtstart: Any = event["DTSTART"]
         assert dtstart.params.get("TZID") == "Europe/Berlin"
         assert dtstart.dt.replace(tzinfo=None) == datetime.combine(review_day, clock_time(10))
         assert dtstart.dt.astimezone(BERLIN).hour == 10
@@ -321,9 +405,7 @@ def test_review_invite_and_its_cancellation_carry_one_uid(site, server):
 
         clock.set(start + timedelta(hours=3))
         services.fire(app, MINISTRY, key, "withdraw", {"reason": "x"})
-        cancelled_rows = [
-            r for r in rows_of(site, key) if r["kind"] == "review_cancelled"
-        ]
+        cancelled_rows = [r for r in rows_of(site, key) if r["kind"] == "review_cancelled"]
         assert len(cancelled_rows) == 1
         cancel_row = cancelled_rows[0]
         cancel = wait_for("the cancellation", lambda: sent_reminder(server, cancel_row["id"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import GIESSEN_MEASURES
+from tests.conftest import GIESSEN_MEASURES, LOGIN
 
 
 def test_giessen_2024_from_draft_to_closed(cli):
@@ -53,7 +53,7 @@ def test_giessen_2024_from_draft_to_closed(cli):
         "close",
     ]
     by_event = {e["event"]: e for e in events}
-    assert by_event["sign_district"]["actor"] == "giessen"
+    assert by_event["sign_district"]["actor"] == f"{LOGIN} on behalf of giessen"
     assert by_event["sign_district"]["role"] == "district:giessen"
     assert by_event["issue_notice"]["role"] == "rp_kassel"
     payload = by_event["sign_ministry"]["payload"]

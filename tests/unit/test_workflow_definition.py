@@ -570,11 +570,14 @@ def test_admin_may_fire_every_trigger_for_every_district(wf):
         assert event.to_state == wf.triggers[trigger].dest
 
 
-def test_admin_acting_on_behalf_is_audited_as_such(wf):
-    admin = Actor("root-admin", ("admin",), on_behalf_of="hmsi-aqb")
-    _, event = fire(wf, agreement(), "sign_ministry", admin, on="2024-07-01", by="X")
-    assert event.actor == "hmsi-aqb (by root-admin on behalf)"
-    assert event.role == "admin"
+def test_admin_acting_on_behalf_is_audited_with_the_roles_of_the_person_acted_for(wf):
+    for_ministry = Actor("hmsi-aqb", ("ministry",), by="root-admin")
+    _, event = fire(wf, agreement(), "sign_ministry", for_ministry, on="2024-07-01", by="X")
+    assert event.actor == "root-admin on behalf of hmsi-aqb"
+    assert event.role == "ministry"
+    for_district = Actor("giessen", ("district:giessen",), by="root-admin")
+    with pytest.raises(Refused, match="may not fire"):
+        fire(wf, agreement(), "sign_ministry", for_district, on="2024-07-01", by="X")
 
 
 def test_admin_is_still_bound_by_the_state(wf):
