@@ -24,9 +24,9 @@ from aqb_workflow.testing import FixedClock
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seeds" / "zielvereinbarung-2024-landkreis-giessen.txt"
 
-USERS = f"""
+USERS = """
 [users]
-{os_login()} = "admin"
+{admin} = "admin"
 hmsi-aqb = "ministry"
 rp-kassel = "rp_kassel"
 giessen = "district:giessen"
@@ -47,14 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: about SQLite itself (file, locks)")
+    config.addinivalue_line("markers", "postgresql_only: about PostgreSQL (logins, grants)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--db") == "postgresql":
-        skip = pytest.mark.skip(reason="SQLite-specific")
-        for item in items:
-            if "sqlite_only" in item.keywords:
-                item.add_marker(skip)
+    other = "sqlite_only" if config.getoption("--db") == "postgresql" else "postgresql_only"
+    skip = pytest.mark.skip(reason=f"{other.split('_')[0]} only; run with --db to choose")
+    for item in items:
+        if other in item.keywords:
+            item.add_marker(skip)
 
 
 class _Databases:
@@ -97,6 +98,14 @@ class Workspace:
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
+
+    @property
+    def login(self) -> str:
+        """Who the CLI runs as: the OS login on SQLite, the database login on PostgreSQL.
+        The test config makes it an admin, so AQB_ACTOR acts on behalf of the staff."""
+        if self.is_sqlite:
+            return os_login()
+        return self.url.split("://", 1)[1].split("@", 1)[0]
 
     def sql(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run SQL behind aqb's back (autocommit); ``?`` placeholders on both databases."""
@@ -186,10 +195,11 @@ def make_workspace(root: Path, extra_config: str = "", mail: str = FILE_MAIL) ->
     (root / "states").mkdir(parents=True)
     shutil.copy(REPO / "states" / "agreement.toml", root / "states" / "agreement.toml")
     url = DATABASES.url_for(root)
+    ws = Workspace(root, url)
     text = BASE_CONFIG.format(templates=REPO / "notifications", url=url)
-    text += mail + USERS + extra_config
+    text += mail + USERS.format(admin=ws.login) + extra_config
     (root / "config.toml").write_text(text, encoding="utf-8")
-    return Workspace(root, url)
+    return ws
 
 
 @pytest.fixture
@@ -261,7 +271,6 @@ MINISTRY = Actor("hmsi-aqb", ("ministry",))
 ADMIN = Actor("root-admin", ("admin",))
 RP = Actor("rp-kassel", ("rp_kassel",))
 GIESSEN = Actor("giessen", ("district:giessen",))
-LOGIN = os_login()  # the admin login the CLI tests act through (AQB_ACTOR = on behalf of)
 
 GIESSEN_MEASURES = [
     ("ausbildungsvorbereitung", "BOM Hungen"),

@@ -48,4 +48,43 @@ def verify(as_json: bool) -> None:
     )
 
 
+@audit.command(epilog="Example: aqb audit refusals --json")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+@json_option
+def refusals(limit: int, as_json: bool) -> None:
+    """Refused attempts (wrong role, foreign district): who tried what, when.
+
+    Kept outside the agreements' audit chain; only ministry, admin and viewer may read them.
+    """
+    from aqb_workflow.cli._common import actor
+    from aqb_workflow.errors import Forbidden
+    from aqb_workflow.present import local_time
+    from aqb_workflow.store.refusals import recent
+
+    application = app()
+    who = actor(application)
+    if not {"ministry", "admin", "viewer"} & set(who.roles):
+        raise Forbidden(f"{who.name} may not read the refused attempts")
+    with application.db.read() as conn:
+        rows = recent(conn, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no refused attempts")
+        return
+    from aqb_workflow.cli._common import table
+
+    zone = application.settings.zone
+    click.echo(
+        table(
+            ["when", "who", "roles", "tried", "why refused"],
+            [
+                (local_time(r["at"], zone), r["actor"], r["roles"], r["action"], r["reason"])
+                for r in rows
+            ],
+        )
+    )
+
+
 COMMANDS = [audit]

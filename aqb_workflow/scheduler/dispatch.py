@@ -118,11 +118,15 @@ def _sent(app: App, row: dict[str, Any], now: datetime, to: list[str], late: boo
 
 
 def _retry(app: App, row: dict[str, Any], now: datetime, error: str) -> bool:
-    """Back off on the configured schedule; past the give-up horizon, fail instead."""
+    """Back off on the configured schedule; past the give-up horizon, fail instead.
+
+    The horizon counts from the first attempt, not the due time: a backlog sent after a long
+    downtime gets the whole retry schedule too.
+    """
     schedule = app.settings.retry_minutes
     wait = timedelta(minutes=schedule[min(row["attempts"], len(schedule)) - 1])
-    give_up = parse_utc(row["due_at"]) + timedelta(hours=app.settings.give_up_hours)
-    if now + wait > give_up and now >= parse_utc(row["due_at"]):
+    started = parse_utc(row["first_attempt_at"] or format_utc(now))
+    if now + wait > started + timedelta(hours=app.settings.give_up_hours):
         _fail(app, row, now, f"gave up after {row['attempts']} attempts: {error}")
         return False
     with UnitOfWork(app.db, app.anchor) as uow:

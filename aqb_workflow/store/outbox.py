@@ -158,9 +158,15 @@ def claim(
             claimed_by=worker,
             claimed_until=format_utc(lease_until),
             attempts=row["attempts"] + 1,
+            first_attempt_at=row["first_attempt_at"] or stamp,
         )
     )
-    return {**row, "attempts": row["attempts"] + 1, "previous_status": row["status"]}
+    return {
+        **row,
+        "attempts": row["attempts"] + 1,
+        "first_attempt_at": row["first_attempt_at"] or stamp,
+        "previous_status": row["status"],
+    }
 
 
 def mark_sent(
@@ -206,6 +212,7 @@ def reopen(conn: Connection, reminder_id: int, now: datetime) -> None:
             status="pending",
             next_attempt_at=format_utc(now),
             attempts=0,
+            first_attempt_at=None,
             finished_at=None,
             claimed_until=None,
         )

@@ -116,6 +116,7 @@ class ReminderRow(SQLModel, table=True):
     next_attempt_at: str = Field(max_length=40)
     status: str = Field(max_length=12)  # pending, sending, sent, failed, cancelled
     attempts: int = 0
+    first_attempt_at: str | None = Field(default=None, max_length=40)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_id: str = Field(max_length=200)
     occurrence: int = 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import GIESSEN_MEASURES, LOGIN
+from tests.conftest import GIESSEN_MEASURES
 
 
-def test_giessen_2024_from_draft_to_closed(cli):
+def test_giessen_2024_from_draft_to_closed(cli, workspace):
     out = cli("create --district 'Landkreis Gießen' --year 2024 --budget 1.266.800,00").stdout
     assert "created 2024-giessen" in out
     for category, title in GIESSEN_MEASURES:
@@ -53,7 +53,7 @@ def test_giessen_2024_from_draft_to_closed(cli):
         "close",
     ]
     by_event = {e["event"]: e for e in events}
-    assert by_event["sign_district"]["actor"] == f"{LOGIN} on behalf of giessen"
+    assert by_event["sign_district"]["actor"] == f"{workspace.login} on behalf of giessen"
     assert by_event["sign_district"]["role"] == "district:giessen"
     assert by_event["issue_notice"]["role"] == "rp_kassel"
     payload = by_event["sign_ministry"]["payload"]

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.String(40), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("first_attempt_at", sa.String(40), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("message_id", sa.String(200), nullable=False),
         sa.Column("occurrence", sa.Integer(), nullable=False),
