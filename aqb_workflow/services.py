@@ -36,9 +36,14 @@ def _require(actor: Actor, roles: tuple[str, ...], what: str, district: str | No
     return role
 
 
-def _replan(app: App, uow: UnitOfWork, key: str, now: datetime) -> dict[str, list[int]]:
-    """Plan the agreement's reminders for its new state, in the same transaction."""
-    agreement = load_agreement(uow.conn, key)
+def _replan(
+    app: App, uow: UnitOfWork, key: str, now: datetime, agreement: Agreement | None = None
+) -> dict[str, list[int]]:
+    """Plan the agreement's reminders for its new state, in the same transaction.
+
+    ``agreement`` is the agreement as just written, when the caller has it at hand.
+    """
+    agreement = agreement or load_agreement(uow.conn, key, measures=False)
     wanted = plan(
         app.workflow.rules,
         key=key,
@@ -125,7 +130,7 @@ def fire(
     now = app.clock.now()
     today = now.astimezone(app.settings.zone).date()
     with UnitOfWork(app.db, app.anchor) as uow:
-        agreement = uow.get(key)
+        agreement = uow.get(key, measures=False)
         if expected_version is not None and agreement.version != expected_version:
             raise Conflict(
                 f"{key} changed concurrently, now in state {agreement.state} "
@@ -142,8 +147,16 @@ def fire(
             zone=app.settings.zone,
             comment=comment,
         )
-        uow.save(agreement, format_utc(now), state=event.to_state, changes=changes)
-        reminders = _replan(app, uow, key, now)
+        stamp = format_utc(now)
+        uow.save(agreement, stamp, state=event.to_state, changes=changes)
+        written = replace(
+            agreement,
+            state=event.to_state or agreement.state,
+            version=agreement.version + 1,
+            fields={**agreement.fields, **changes},
+            entered_at=stamp if event.to_state != agreement.state else agreement.entered_at,
+        )
+        reminders = _replan(app, uow, key, now, written)
         if reminders:
             event = replace(event, payload={**event.payload, "reminders": reminders})
         record = uow.append(event)

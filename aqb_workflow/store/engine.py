@@ -33,6 +33,7 @@ class Database:
                 f"database.url: {url!r}: only sqlite:/// and postgresql+psycopg:// are supported"
             )
         self.busy_timeout_ms = busy_timeout_ms
+        self.chain_id: str | None = None  # cached by the unit of work
         try:
             if self.is_sqlite:
                 self.writer = self._sqlite_engine("BEGIN IMMEDIATE")

@@ -41,18 +41,24 @@ def chain_id(conn: Connection) -> str:
     return str(value)
 
 
-def load_agreement(conn: Connection, key: str, *, lock: bool = False) -> Agreement:
+def load_agreement(
+    conn: Connection, key: str, *, lock: bool = False, measures: bool = True
+) -> Agreement:
     query = select(t.agreement).where(t.agreement.c.key == key)
     if lock:
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no agreement {key!r} (aqb list shows them)")
-    measures = conn.execute(
-        select(t.measure.c.id, t.measure.c.category, t.measure.c.title, t.measure.c.position)
-        .where(t.measure.c.agreement_id == row["id"])
-        .order_by(t.measure.c.position, t.measure.c.id)
-    ).all()
+    found = (
+        conn.execute(
+            select(t.measure.c.id, t.measure.c.category, t.measure.c.title, t.measure.c.position)
+            .where(t.measure.c.agreement_id == row["id"])
+            .order_by(t.measure.c.position, t.measure.c.id)
+        ).all()
+        if measures
+        else []
+    )
     return Agreement(
         key=row["key"],
         year=row["year"],
@@ -61,7 +67,7 @@ def load_agreement(conn: Connection, key: str, *, lock: bool = False) -> Agreeme
         state=row["state"],
         version=row["version"],
         fields=json.loads(row["data"]),
-        measures=[Measure(m.id, m.category, m.title, m.position) for m in measures],
+        measures=[Measure(m.id, m.category, m.title, m.position) for m in found],
         entered_at=row["state_entered_at"],
     )
 
@@ -110,8 +116,8 @@ class UnitOfWork:
             self.anchor.write(self._chain, self._head)
 
     # -- agreements -----------------------------------------------------------------------
-    def get(self, key: str) -> Agreement:
-        return load_agreement(self.conn, key, lock=not self.db.is_sqlite)
+    def get(self, key: str, *, measures: bool = True) -> Agreement:
+        return load_agreement(self.conn, key, lock=not self.db.is_sqlite, measures=measures)
 
     def exists(self, key: str) -> bool:
         found = self.conn.execute(select(t.agreement.c.id).where(t.agreement.c.key == key))
@@ -215,7 +221,9 @@ class UnitOfWork:
     def append(self, event: Event) -> AuditRecord:
         """Chain the event after the current head; the head row's lock serializes appends."""
         if self._chain is None:
-            self._chain = chain_id(self.conn)
+            # the chain id never changes once the schema exists: read it once per database
+            self._chain = self.db.chain_id or chain_id(self.conn)
+            self.db.chain_id = self._chain
         head_query = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
         if not self.db.is_sqlite:
             head_query = head_query.with_for_update()
