@@ -10,16 +10,19 @@ import pwd
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aqb_workflow.clock import Clock, SystemClock
 from aqb_workflow.config import Settings, load_settings, read_toml
-from aqb_workflow.domain.calendar import WorkCalendar
 from aqb_workflow.domain.model import Actor
 from aqb_workflow.domain.registry import Registry, registry_from_data
 from aqb_workflow.domain.workflow import Workflow, workflow_from_data
 from aqb_workflow.errors import Forbidden
 from aqb_workflow.store.anchor import Anchor
 from aqb_workflow.store.engine import Database
+
+if TYPE_CHECKING:
+    from aqb_workflow.domain.calendar import WorkCalendar
 
 
 @dataclass
@@ -33,6 +36,9 @@ class App:
 
     @cached_property
     def calendar(self) -> WorkCalendar:
+        # imported on first use: the holiday tables cost a fifth of a second at start-up
+        from aqb_workflow.domain.calendar import WorkCalendar
+
         return WorkCalendar(self.settings.subdivision, self.settings.closure_days)
 
 

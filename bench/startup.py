@@ -73,7 +73,7 @@ def help_imports_sqlalchemy(cwd: Path) -> bool:
 
 def startup_commands(workspace: Workspace) -> dict[str, Command]:
     env = clean_env()
-    list_env = clean_env({"AQB_CONFIG": str(workspace.config), "AQB_ACTOR": MINISTRY.name})
+    list_env = clean_env({"AQB_CONFIG": str(workspace.config)})
     return {
         "python_floor": ([PYTHON, "-c", "pass"], env),
         "import_floor": ([PYTHON, "-c", "import sqlmodel, transitions"], env),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aqb_workflow.bootstrap import App, bootstrap
+from aqb_workflow.bootstrap import App, bootstrap, os_login
 from aqb_workflow.config import load_settings
 from aqb_workflow.domain.model import Actor
 from aqb_workflow.store.migrate import upgrade
@@ -18,7 +18,7 @@ from aqb_workflow.testing import FixedClock
 REPO = Path(__file__).resolve().parent.parent
 MINISTRY = Actor("hmsi-aqb", ("ministry",))
 NOW = datetime(2024, 11, 20, 9, 0, tzinfo=UTC)
-USERS = '\n[users]\nhmsi-aqb = "ministry"\n'
+USERS = f'\n[users]\nhmsi-aqb = "ministry"\n{os_login()} = "ministry"\n'
 
 
 @dataclass(frozen=True)

@@ -62,28 +62,32 @@ def replan(
         if item.identity in existing:
             continue
         result = conn.execute(
-            insert(t.reminder).values(
-                identity=item.identity,
-                agreement=key,
-                kind=item.kind,
-                recipients=json.dumps(list(item.to)),
-                due_at=format_utc(item.due_at),
-                next_attempt_at=format_utc(item.due_at),
-                status="pending",
-                attempts=0,
-                message_id=message_id(item.identity, key),
-                occurrence=item.occurrence,
-                max_occurrences=item.max_occurrences,
-                invite=item.invite,
-                invite_sequence=sequence,
-                late=False,
-                created_at=stamp,
-            )
+            INSERT,
+            {
+                "identity": item.identity,
+                "agreement": key,
+                "kind": item.kind,
+                "recipients": json.dumps(list(item.to)),
+                "due_at": format_utc(item.due_at),
+                "next_attempt_at": format_utc(item.due_at),
+                "status": "pending",
+                "attempts": 0,
+                "message_id": message_id(item.identity, key),
+                "occurrence": item.occurrence,
+                "max_occurrences": item.max_occurrences,
+                "invite": item.invite,
+                "invite_sequence": sequence,
+                "late": False,
+                "created_at": stamp,
+            },
         )
         key_row = result.inserted_primary_key
         if key_row is not None:
             planned.append(int(key_row[0]))
     return Replanned(planned, cancelled)
+
+
+INSERT = insert(t.reminder)
 
 
 def add_one(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     RootTransaction,
+    bindparam,
     delete,
     func,
     insert,
@@ -32,6 +33,27 @@ from aqb_workflow.errors import Conflict, NotFound
 from aqb_workflow.store import tables as t
 from aqb_workflow.store.anchor import Anchor
 from aqb_workflow.store.engine import Database, translate_errors
+
+# The hot write path as named statements, built once: parameters travel separately, so
+# SQLAlchemy compiles each shape once instead of keying literal values on every call.
+SAVE = (
+    update(t.agreement)
+    .where(t.agreement.c.key == bindparam("b_key"), t.agreement.c.version == bindparam("b_version"))
+    .values(
+        state=bindparam("state"),
+        data=bindparam("data"),
+        budget_cents=bindparam("budget_cents"),
+        version=bindparam("version"),
+        updated_at=bindparam("updated_at"),
+        state_entered_at=bindparam("state_entered_at"),
+    )
+)
+APPEND = insert(t.audit_event)
+MOVE_HEAD = (
+    update(t.audit_head)
+    .where(t.audit_head.c.id == 1)
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
 
 
 def chain_id(conn: Connection) -> str:
@@ -154,19 +176,19 @@ class UnitOfWork:
     ) -> None:
         """Write new state/fields/budget with version + 1, if nobody changed it meanwhile."""
         fields = {**agreement.fields, **(changes or {})}
-        values: dict[str, Any] = {
-            "state": state or agreement.state,
-            "data": canonical_json(fields),
-            "budget_cents": agreement.budget_cents if budget_cents is None else budget_cents,
-            "version": agreement.version + 1,
-            "updated_at": now,
-        }
-        if state is not None and state != agreement.state:
-            values["state_entered_at"] = now
+        moved = state is not None and state != agreement.state
         result = self.conn.execute(
-            update(t.agreement)
-            .where(t.agreement.c.key == agreement.key, t.agreement.c.version == agreement.version)
-            .values(**values)
+            SAVE,
+            {
+                "b_key": agreement.key,
+                "b_version": agreement.version,
+                "state": state or agreement.state,
+                "data": canonical_json(fields),
+                "budget_cents": agreement.budget_cents if budget_cents is None else budget_cents,
+                "version": agreement.version + 1,
+                "updated_at": now,
+                "state_entered_at": now if moved else agreement.entered_at,
+            },
         )
         if result.rowcount != 1:
             current = load_agreement(self.conn, agreement.key)
@@ -245,13 +267,9 @@ class UnitOfWork:
         )
         digest = compute_hash(content.content(), head.hash)
         record = AuditRecord(**{**content.__dict__, "hash": digest})
-        self.conn.execute(insert(t.audit_event).values(**record.__dict__))
+        self.conn.execute(APPEND, record.__dict__)
         crash_point("after_audit")
-        self.conn.execute(
-            update(t.audit_head)
-            .where(t.audit_head.c.id == 1)
-            .values(seq=record.seq, hash=record.hash)
-        )
+        self.conn.execute(MOVE_HEAD, {"seq": record.seq, "hash": record.hash})
         self._head = Head(record.seq, record.hash)
         self.records.append(record)
         return record
