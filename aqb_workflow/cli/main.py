@@ -7,7 +7,16 @@ import sys
 
 import click
 
-from aqb_workflow.cli import agreements, audit, calendar, contacts, measures, reminders, setup
+from aqb_workflow.cli import (
+    agreements,
+    audit,
+    calendar,
+    contacts,
+    documents,
+    measures,
+    reminders,
+    setup,
+)
 
 
 @click.group(
@@ -24,7 +33,7 @@ def cli() -> None:
     """
 
 
-for module in (setup, agreements, measures, contacts, audit, calendar, reminders):
+for module in (setup, agreements, measures, contacts, audit, calendar, reminders, documents):
     for command in module.COMMANDS:
         cli.add_command(command)
 

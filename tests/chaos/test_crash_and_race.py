@@ -57,7 +57,7 @@ def _racer(config: str, barrier, queue, args: list[str]) -> None:  # runs in a f
     queue.put((code, err.getvalue()))
 
 
-@pytest.mark.parametrize("racers", [2, 8])
+@pytest.mark.parametrize("racers", [2, 4, 8])
 def test_racing_processes_one_winner_every_round(racers, app, workspace):
     ctx = multiprocessing.get_context("fork")
     rounds = 25

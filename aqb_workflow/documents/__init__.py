@@ -1,0 +1,1 @@
+"""Agreement documents: import the signed Zielvereinbarung, render it, open a new year."""
