@@ -97,23 +97,7 @@ def _sent(app: App, row: dict[str, Any], now: datetime, to: list[str], late: boo
     with UnitOfWork(app.db, app.anchor) as uow:
         outbox.mark_sent(uow.conn, row["id"], now, to, late)
         crash_point("in_mark_sent")
-        uow.append(
-            Event(
-                agreement=row["agreement"],
-                event="reminder_sent",
-                actor=SYSTEM,
-                role="system",
-                at=now,
-                payload={
-                    "reminder": row["id"],
-                    "kind": row["kind"],
-                    "to": to,
-                    "message_id": row["message_id"],
-                    "late": late,
-                    "attempt": row["attempts"],
-                },
-            )
-        )
+        _audit(uow, row, now, "reminder_sent", to=to, message_id=row["message_id"], late=late)
         uow.commit()
 
 
@@ -150,20 +134,11 @@ def _fail(app: App, row: dict[str, Any], now: datetime, error: str) -> None:
                 identity=f"delivery_failed|{row['id']}|{format_utc(now)}",
                 note={"reminder": row["id"], "kind": row["kind"], "error": error},
             )
-        uow.append(
-            Event(
-                agreement=row["agreement"],
-                event="reminder_failed",
-                actor=SYSTEM,
-                role="system",
-                at=now,
-                payload={
-                    "reminder": row["id"],
-                    "kind": row["kind"],
-                    "error": error,
-                    "attempts": row["attempts"],
-                    "escalation": escalation,
-                },
-            )
-        )
+        _audit(uow, row, now, "reminder_failed", error=error, escalation=escalation)
         uow.commit()
+
+
+def _audit(uow: UnitOfWork, row: dict[str, Any], now: datetime, event: str, **facts: Any) -> None:
+    """A reminder's outcome in the agreement's audit log (no state change: no version bump)."""
+    payload = {"reminder": row["id"], "kind": row["kind"], "attempt": row["attempts"], **facts}
+    uow.append(Event(row["agreement"], event, SYSTEM, "system", now, payload=payload))
