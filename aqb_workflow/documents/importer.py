@@ -155,12 +155,6 @@ def import_agreement(
     check(app, actor, extracted, digest)
     cents = extracted.budget_cents.value
     budget = f"{cents // 100}.{cents % 100:02d}"
-    key = services.create(app, actor, extracted.district.value, extracted.year.value, budget)
-    for measure in extracted.measures:
-        services.add_measure(app, actor, key, measure.category, measure.title, None)
-    comment = f"from the signed document {source}"
-    for step in steps(extracted):
-        services.fire(app, actor, key, step.trigger, step.fields, comment=comment)
     payload: dict[str, Any] = {
         "sha256": digest,
         "file": source,
@@ -169,7 +163,15 @@ def import_agreement(
     if extracted.labour_market_budget_cents is not None:
         payload["labour_market_budget_cents"] = extracted.labour_market_budget_cents.value
     now = app.clock.now()
+    # one transaction: the use cases below join it, so a failure anywhere writes nothing
     with UnitOfWork(app.db, app.anchor) as uow:
+        year, district = extracted.year.value, extracted.district.value
+        key = services.create(app, actor, district, year, budget)
+        for measure in extracted.measures:
+            services.add_measure(app, actor, key, measure.category, measure.title, None)
+        comment = f"from the signed document {source}"
+        for step in steps(extracted):
+            services.fire(app, actor, key, step.trigger, step.fields, comment=comment)
         agreement = uow.get(key)
         role = actor.role_for(("ministry",), agreement.district) or "ministry"
         uow.save(agreement, format_utc(now))

@@ -8,6 +8,7 @@ together, or rolled back together.
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
@@ -94,24 +95,39 @@ def load_agreement(
     )
 
 
+_ACTIVE = threading.local()
+
+
 class UnitOfWork:
+    """One write transaction. Opened while another is open in the same thread, it joins it:
+    the use cases inside commit together when the outermost one commits (``aqb import``
+    creates, fills and signs an agreement all or nothing)."""
+
     def __init__(self, db: Database, anchor: Anchor) -> None:
         self.db = db
         self.anchor = anchor
         self._head: Head | None = None
         self._chain: str | None = None
         self.records: list[AuditRecord] = []
+        self._outer: UnitOfWork | None = None
+        self.conn: Connection
+        self.tx: RootTransaction
 
     def __enter__(self) -> UnitOfWork:
+        outer = getattr(_ACTIVE, "uow", None)
+        if outer is not None and outer.db is self.db:
+            self._outer, self.conn, self.tx = outer, outer.conn, outer.tx
+            return self
         self._stack = ExitStack()
         self._stack.enter_context(translate_errors())
         try:
             self._stack.enter_context(self.anchor.locked())
-            self.conn: Connection = self._stack.enter_context(self.db.writer.connect())
-            self.tx: RootTransaction = self.conn.begin()
+            self.conn = self._stack.enter_context(self.db.writer.connect())
+            self.tx = self.conn.begin()
         except BaseException as exc:
             if not self._stack.__exit__(type(exc), exc, exc.__traceback__):
                 raise
+        _ACTIVE.uow = self
         return self
 
     def __exit__(
@@ -120,6 +136,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
+        if self._outer is not None:
+            return None  # the outermost unit of work commits or rolls back
+        _ACTIVE.uow = None
         try:
             if self.tx.is_active:
                 self.tx.rollback()
@@ -131,6 +150,8 @@ class UnitOfWork:
         return None
 
     def commit(self) -> None:
+        if self._outer is not None:
+            return
         crash_point("before_commit")
         self.tx.commit()
         if self._head is not None and self._chain is not None:
@@ -272,6 +293,9 @@ class UnitOfWork:
         self.conn.execute(MOVE_HEAD, {"seq": record.seq, "hash": record.hash})
         self._head = Head(record.seq, record.hash)
         self.records.append(record)
+        if self._outer is not None:
+            self._outer._head, self._outer._chain = self._head, self._chain
+            self._outer.records.append(record)
         return record
 
 
