@@ -149,15 +149,15 @@ def import_(file: str, dry_run: bool, as_json: bool, actor_name: str | None) -> 
     )
 
 
-@click.command(epilog="Example: aqb render 2024-giessen --format html -o 2024-giessen.html")
+@click.command(epilog="Example: aqb render 2024-giessen --format pdf -o 2024-giessen.pdf")
 @click.argument("key")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html"]),
+    type=click.Choice(["text", "html", "pdf"]),
     default="text",
     show_default=True,
-    help="Plain text (importable again) or HTML.",
+    help="Plain text or PDF (both importable again), or HTML. PDF needs -o FILE.",
 )
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of the terminal.")
 def render(key: str, fmt: str, output: str | None) -> None:
@@ -167,6 +167,8 @@ def render(key: str, fmt: str, output: str | None) -> None:
     from aqb_workflow.documents.render import render as render_document
     from aqb_workflow.errors import BadInput
 
+    if fmt == "pdf" and output is None:
+        raise BadInput("--format pdf needs -o FILE")
     application = checked_app()
     who = actor(application)
     agreement = services.current(application, key)
@@ -178,14 +180,20 @@ def render(key: str, fmt: str, output: str | None) -> None:
         from_agreement(agreement, imported),
         application.registry,
         application.settings.templates,
-        fmt,
+        "text" if fmt == "pdf" else fmt,
     )
     if output is None:
         click.echo(text, nl=False)
         return
+    if fmt == "pdf":
+        from aqb_workflow.documents.pdf import text_pdf
+
+        data = text_pdf(text, title=f"Zielvereinbarung {agreement.key}")
+    else:
+        data = text.encode("utf-8")
     try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(output, "wb") as handle:
+            handle.write(data)
     except OSError as exc:
         raise BadInput(f"{output}: cannot be written ({exc.strerror})") from None
     click.echo(f"wrote {output} ({fmt})")

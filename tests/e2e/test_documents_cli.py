@@ -315,3 +315,25 @@ def test_year_open_needs_the_ministry(cli, workspace):
     result = cli("year open 2025", expect=1, actor="giessen")
     assert "may not open a budget year" in one_line_error(result)
     assert workspace.sql("SELECT count(*) FROM agreement") == before
+
+
+def test_render_as_pdf_and_import_it_into_another_installation(cli, workspace, tmp_path):
+    cli(["import", str(SEED)])
+    pdf = workspace.root / "2024-giessen.pdf"
+    assert "wrote" in cli(["render", "2024-giessen", "--format", "pdf", "-o", str(pdf)]).stdout
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    cli(["render", "2024-giessen", "--format", "pdf"], expect=2)  # a PDF needs -o FILE
+    from tests.conftest import make_workspace, run_cli
+
+    other = make_workspace(tmp_path / "other")
+    run_cli(other, "init", actor=None)
+    run_cli(other, ["import", str(pdf)])
+    original, copy = (
+        show(cli, "2024-giessen"),
+        json.loads(run_cli(other, "show 2024-giessen --json").stdout),
+    )
+    for field in ("state", "budget_cents", "fields"):
+        assert copy[field] == original[field], field
+    assert [(m["category"], m["title"]) for m in copy["measures"]] == [
+        (m["category"], m["title"]) for m in original["measures"]
+    ]
