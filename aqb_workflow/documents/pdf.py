@@ -18,12 +18,14 @@ def _escape(line: str) -> bytes:
     return line.encode("cp1252", "replace")
 
 
-def text_pdf(text: str, title: str = "") -> bytes:
-    """``text`` as a PDF document (bytes)."""
+def text_pdf(
+    text: str, title: str = "", width: int | None = WIDTH, per_page: int = LINES_PER_PAGE
+) -> bytes:
+    """``text`` as a PDF document (bytes); ``width=None`` keeps every line as it is."""
     lines: list[str] = []
     for line in text.splitlines():
-        lines += textwrap.wrap(line, WIDTH, break_on_hyphens=False) or [""]
-    pages = [lines[i : i + LINES_PER_PAGE] for i in range(0, len(lines), LINES_PER_PAGE)]
+        lines += (textwrap.wrap(line, width, break_on_hyphens=False) if width else [line]) or [""]
+    pages = [lines[i : i + per_page] for i in range(0, len(lines), per_page)]
     objects: dict[int, bytes] = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
         3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",

@@ -259,9 +259,8 @@ def test_daemon_sends_everything_due_reports_status_and_stops_on_sigterm(site, s
     run_cli(site, "audit verify")
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL daemons share the work (tests/chaos/test_two_daemons.py)
 def test_second_daemon_on_the_same_sqlite_database_refuses(site, server):
-    if not database_url(site).startswith("sqlite"):
-        pytest.skip("the single-instance lock is SQLite's; PostgreSQL daemons share the work")
     app = install(site)
     app.db.dispose()
     with daemon(site) as first:

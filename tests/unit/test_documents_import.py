@@ -16,6 +16,7 @@ from aqb_workflow.documents.import_ import (
     parse_document_date,
     resolve_district,
 )
+from aqb_workflow.documents.pdf import text_pdf
 from aqb_workflow.errors import BadInput
 from tests.conftest import GIESSEN_MEASURES, REPO, SEED
 
@@ -24,45 +25,8 @@ REGISTRY = load_registry(REPO / "aqb_workflow" / "data" / "gebietskoerperschafte
 
 
 def make_pdf(text: str, per_page: int = 55) -> bytes:
-    """A minimal PDF with a text layer: Helvetica, WinAnsi, one text line per line."""
-
-    def escape(line: str) -> bytes:
-        line = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        return line.encode("cp1252", "replace")
-
-    lines = text.splitlines()
-    pages = [lines[i : i + per_page] for i in range(0, len(lines), per_page)] or [[]]
-    objects: dict[int, bytes] = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    }
-    kids = []
-    for index, page in enumerate(pages):
-        number = 4 + 2 * index
-        kids.append(number)
-        body = b"BT /F1 9 Tf 11 TL 40 800 Td\n"
-        body += b"".join(b"(" + escape(line) + b") Tj T*\n" for line in page) + b"ET"
-        objects[number] = (
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (number + 1)
-        )
-        objects[number + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body)
-    refs = b" ".join(b"%d 0 R" % k for k in kids)
-    objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (refs, len(kids))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = {}
-    for number in sorted(objects):
-        offsets[number] = len(out)
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, objects[number])
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for number in sorted(objects):
-        out += b"%010d 00000 n \n" % offsets[number]
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    """A minimal PDF with a text layer, one text line per line (as a scanner's OCR keeps it)."""
+    return text_pdf(text, width=None, per_page=per_page)
 
 
 def read(path: Path) -> ExtractedAgreement:
