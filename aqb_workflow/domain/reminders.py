@@ -180,9 +180,10 @@ def rules_from_data(
     return tuple(rules)
 
 
-def _anchor_date(
+def anchor_date(
     rule: Rule, fields: Mapping[str, Any], year: int, entered_at: datetime, zone: ZoneInfo
 ) -> date | None:
+    """The local date a rule counts from, or None while the field it needs is not recorded."""
     if rule.anchor == "entered":
         return entered_at.astimezone(zone).date()
     if rule.anchor.startswith("date:"):
@@ -224,7 +225,7 @@ def plan(
             continue
         if rule.if_set and not fields.get(rule.if_set):
             continue
-        anchor = _anchor_date(rule, fields, year, entered_at, zone)
+        anchor = anchor_date(rule, fields, year, entered_at, zone)
         if anchor is None:
             continue
         deadline = calendar.deadline_end(anchor) if rule.deadline else None

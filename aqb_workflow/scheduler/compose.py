@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.formats import format_date_de, format_datetime_de, parse_utc
 from aqb_workflow.domain.model import Agreement
-from aqb_workflow.domain.reminders import Rule
+from aqb_workflow.domain.reminders import Rule, anchor_date
 from aqb_workflow.errors import AqbError
 from aqb_workflow.mail.invite import review_invite
 from aqb_workflow.mail.message import Outgoing
@@ -95,20 +95,8 @@ def _since_and_deadline(
 ) -> tuple[str | None, str | None]:
     if rule is None:
         return None, None
-    zone = app.settings.zone
-    anchor: date | None = None
-    if rule.anchor == "entered" and agreement.entered_at:
-        anchor = parse_utc(agreement.entered_at).astimezone(zone).date()
-    elif rule.anchor.startswith("date:"):
-        month, day = rule.anchor[5:].split("-")
-        anchor = date(agreement.year, int(month), int(day))
-    elif rule.anchor.startswith("field:"):
-        value = agreement.fields.get(rule.anchor[6:])
-        if value:
-            text = str(value)
-            anchor = (
-                parse_utc(text).astimezone(zone).date() if "T" in text else date.fromisoformat(text)
-            )
+    entered = parse_utc(agreement.entered_at)
+    anchor = anchor_date(rule, agreement.fields, agreement.year, entered, app.settings.zone)
     if anchor is None:
         return None, None
     if rule.deadline:

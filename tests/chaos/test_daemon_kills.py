@@ -12,16 +12,13 @@ now: exactly what the daemon's tick would do six minutes later.
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from aqb_workflow.scheduler.dispatch import run_pass
 from aqb_workflow.store.migrate import upgrade
 from aqb_workflow.testing import FixedClock
 from tests.conftest import MINISTRY, Workspace, make_workspace, run_cli
+from tests.daemon_helpers import daemon, daemon_log, database_url, engine_of, wait_for
 from tests.paths import bring_to
 from tests.smtp_server import SmtpServer
 
@@ -48,17 +46,6 @@ KILLS = 6
 
 
 # -- helpers (kept local: each chaos file stands on its own) -----------------------------
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 def plan(ws: Workspace, districts: dict[str, range]) -> set[int]:
@@ -80,46 +67,14 @@ def plan(ws: Workspace, districts: dict[str, range]) -> set[int]:
     return due
 
 
-def database_url(ws: Workspace) -> str:
-    return load_settings(ws.config).database_url
-
-
-@functools.cache
-def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, poolclass=sa.NullPool)
-
-
 def query(ws: Workspace, statement: str) -> list[dict[str, Any]]:
     """Read behind aqb's back, on whichever database the workspace uses."""
-    with _engine(database_url(ws)).connect() as conn:
+    with engine_of(ws).connect() as conn:
         return [dict(r) for r in conn.execute(sa.text(statement)).mappings()]
 
 
 def rows_of(ws: Workspace) -> list[dict[str, Any]]:
     return query(ws, "SELECT * FROM reminder ORDER BY id")
-
-
-@contextmanager
-def daemon(ws: Workspace, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    n = len(list(ws.root.glob("daemon-*.err")))
-    with open(ws.root / f"daemon-{n}.err", "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aqb_workflow", "daemon"],
-            env=ws.env(actor=None, **env),
-            cwd=ws.root,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-
-
-def daemon_log(ws: Workspace) -> str:
-    return "\n".join(p.read_text("utf-8") for p in sorted(ws.root.glob("daemon-*.err")))
 
 
 def started(ws: Workspace, proc: subprocess.Popen[bytes]) -> bool:

@@ -8,8 +8,9 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.chaos.test_daemon_kills import clean_pass, daemon, plan, query, rows_of, wait_for
+from tests.chaos.test_daemon_kills import clean_pass, plan, query, rows_of
 from tests.conftest import make_workspace
+from tests.daemon_helpers import daemon, wait_for
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.postgresql_only

@@ -9,15 +9,13 @@ every wait polls against a deadline, and every daemon is killed in a ``finally``
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from email import message_from_bytes, policy
@@ -41,6 +39,7 @@ from aqb_workflow.scheduler.dispatch import run_pass
 from aqb_workflow.store.migrate import upgrade
 from aqb_workflow.testing import FixedClock
 from tests.conftest import MINISTRY, Workspace, make_workspace, run_cli
+from tests.daemon_helpers import daemon, daemon_log, engine_of, wait_for
 from tests.paths import bring_to
 from tests.smtp_server import Inbox, SmtpServer
 
@@ -51,18 +50,6 @@ DESK_MAIL = "desk@hmsi.example"
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``predicate`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def open_app(ws: Workspace, at: datetime) -> App:
@@ -91,19 +78,6 @@ def reminders(ws: Workspace, *flags: str) -> list[dict[str, Any]]:
     return found
 
 
-def database_url(ws: Workspace) -> str:
-    return load_settings(ws.config).database_url
-
-
-@functools.cache
-def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, poolclass=sa.NullPool)
-
-
-def engine_of(ws: Workspace) -> sa.Engine:
-    return _engine(database_url(ws))
-
-
 def rows_of(ws: Workspace, agreement: str | None = None) -> list[dict[str, Any]]:
     """Every reminder row, read behind aqb's back (a CLI call costs a second here)."""
     with engine_of(ws).connect() as conn:
@@ -127,33 +101,6 @@ def statuses(ws: Workspace, ids: set[int]) -> set[str]:
 
 def message_ids(server: SmtpServer) -> list[str]:
     return server.inbox.message_ids()
-
-
-@contextmanager
-def daemon(ws: Workspace, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``aqb daemon`` in the background, output in files beside the site; always killed."""
-    n = len(list(ws.root.glob("daemon-*.err")))
-    with (
-        open(ws.root / f"daemon-{n}.out", "wb") as out,
-        open(ws.root / f"daemon-{n}.err", "wb") as err,
-    ):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aqb_workflow", "daemon", *args],
-            env=ws.env(actor=None, **env),
-            cwd=ws.root,
-            stdout=out,
-            stderr=err,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-
-
-def daemon_log(ws: Workspace) -> str:
-    return "\n".join(p.read_text("utf-8") for p in sorted(ws.root.glob("daemon-*.err")))
 
 
 def heartbeat_of(ws: Workspace, proc: subprocess.Popen[bytes]) -> dict[str, Any] | None:
