@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import event
 from sqlite_floor import FloorRunner
-from throughput import AqbRunner, seed_agreements
+from throughput import AqbRunner, reminders_after_fire, seed_agreements
 from workspace import clone_workspace, migrated_workspace
 
 
@@ -36,7 +36,7 @@ def main(count: int) -> None:
         floor_ws = clone_workspace(aqb_ws, Path(tmp) / "floor")
         aqb = AqbRunner(aqb_ws)
         event.listen(aqb.app.db.writer, "connect", synchronous_off)
-        floor = FloorRunner(floor_ws.database, floor_ws.anchor)
+        floor = FloorRunner(floor_ws.database, floor_ws.anchor, reminders_after_fire(aqb_ws, keys))
         floor.conn.execute("PRAGMA synchronous=OFF")
         try:
             for start in range(0, count, 100):

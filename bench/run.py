@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlite_floor import FloorRunner
 from startup import measure_startup
-from throughput import AqbRunner, seed_agreements
+from throughput import AqbRunner, reminders_after_fire, seed_agreements
 from workspace import Workspace, clone_workspace, content_digest, migrated_workspace
 
 from aqb_workflow.errors import AqbError
@@ -51,7 +51,7 @@ def measure_transitions(root: Path, count: int, rounds: int) -> dict[str, Any]:
     keys = seed_agreements(aqb_ws, count)
     floor_ws = clone_workspace(aqb_ws, root / "floor")
     aqb = AqbRunner(aqb_ws)
-    floor = FloorRunner(floor_ws.database, floor_ws.anchor)
+    floor = FloorRunner(floor_ws.database, floor_ws.anchor, reminders_after_fire(aqb_ws, keys))
     try:
         for index, chunk in enumerate(chunks(keys, rounds)):
             runners = (aqb, floor) if index % 2 == 0 else (floor, aqb)

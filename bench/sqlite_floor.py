@@ -1,10 +1,15 @@
 """The floor: the same writes in plain ``sqlite3`` at the same PRAGMAs, no engine around them.
 
 Per transition: flock, BEGIN IMMEDIATE, SELECT the agreement, UPDATE it (state, data, version,
-updated_at and, where the schema has it, state_entered_at; WHERE key AND version), SELECT the
-audit head, INSERT the audit event hashed exactly as aqb does (SHA-256 over canonical JSON of
-the columns and the previous hash), UPDATE the head, COMMIT, then the anchor: temp file + fsync
-+ rename + fsync of the folder, and unlock.
+updated_at and, where the schema has it, state_entered_at; WHERE key AND version), SELECT its
+reminders, cancel the pending ones the new state no longer wants (one UPDATE), INSERT the new
+ones (each with its Message-ID hashed as aqb does), SELECT the audit head, INSERT the audit
+event hashed exactly as aqb does (SHA-256 over canonical JSON of the columns and the previous
+hash; the payload names the reminders planned and cancelled), UPDATE the head, COMMIT, then
+the anchor: temp file + fsync + rename + fsync of the folder, and unlock.
+
+Which reminders the new state wants is handed in (``wanted``, computed by aqb's planner before
+the clock starts): the floor does the writes, not the planning.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ CHANGES = {
     "ministry_signed_by": "Heike Hofmann",
     "ministry_signed_place": "Wiesbaden",
 }
+INSERT_REMINDER = (
+    "INSERT INTO reminder (identity, agreement, kind, recipients, due_at, next_attempt_at, "
+    "status, attempts, message_id, occurrence, max_occurrences, invite, invite_sequence, late, "
+    "created_at) VALUES (:identity, :agreement, :kind, :recipients, :due_at, :due_at, "
+    "'pending', 0, :message_id, :occurrence, :max_occurrences, :invite, :sequence, 0, :at)"
+)
+CANCEL = (
+    "UPDATE reminder SET status = 'cancelled', finished_at = ?, last_error = 'cancelled by event' "
+    "WHERE id IN ({}) AND status = 'pending'"
+)
 INSERT_EVENT = (
     "INSERT INTO audit_event (seq, agreement, at, actor, role, event, from_state, to_state, "
     "comment, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -55,8 +70,15 @@ def update_statement(conn: sqlite3.Connection) -> str:
 
 
 class FloorRunner:
-    def __init__(self, database: Path, anchor: Path, busy_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        database: Path,
+        anchor: Path,
+        wanted: dict[str, list[dict[str, Any]]],
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
         self.anchor = anchor
+        self.wanted = wanted
         self.lock_path = anchor.with_name(anchor.name + ".lock")
         self.conn = sqlite3.connect(database, timeout=busy_timeout_ms / 1000, isolation_level=None)
         for pragma in (
@@ -104,10 +126,11 @@ class FloorRunner:
             updated = conn.execute(self.update_sql, {**values, "old": version, "new": version + 1})
             if updated.rowcount != 1:
                 raise Conflict(f"{key} changed concurrently")
+            reminders = self.replan(key, version + 1)
             head_seq, prev = conn.execute(
                 "SELECT seq, hash FROM audit_head WHERE id = 1"
             ).fetchone()
-            row = self.event_row(head_seq + 1, key, prev)
+            row = self.event_row(head_seq + 1, key, prev, reminders)
             conn.execute(INSERT_EVENT, row)
             conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (row[0], row[-1]))
             conn.execute("COMMIT")
@@ -116,7 +139,45 @@ class FloorRunner:
             raise
         return row[0], row[-1]
 
-    def event_row(self, seq: int, key: str, prev: str) -> tuple[Any, ...]:
+    def replan(self, key: str, sequence: int) -> dict[str, list[int]]:
+        """Cancel the pending reminders no longer wanted, insert the new ones."""
+        conn = self.conn
+        rows = conn.execute(
+            "SELECT id, identity, status FROM reminder WHERE agreement = ?", (key,)
+        ).fetchall()
+        wanted = self.wanted[key]
+        identities = {w["identity"] for w in wanted}
+        cancelled = [
+            i for i, ident, status in rows if status == "pending" and ident not in identities
+        ]
+        if cancelled:
+            marks = ", ".join("?" * len(cancelled))
+            conn.execute(CANCEL.format(marks), (self.at, *cancelled))
+        existing = {ident for _, ident, _ in rows}
+        planned = []
+        for item in wanted:
+            if item["identity"] in existing:
+                continue
+            digest = hashlib.sha256(item["identity"].encode("utf-8")).hexdigest()[:24]
+            values = {
+                **item,
+                "agreement": key,
+                "message_id": f"<{digest}.{key}@aqb-workflow>",
+                "sequence": sequence,
+                "at": self.at,
+            }
+            planned.append(conn.execute(INSERT_REMINDER, values).lastrowid)
+        changes = {}
+        if planned:
+            changes["planned"] = planned
+        if cancelled:
+            changes["cancelled"] = cancelled
+        return changes
+
+    def event_row(
+        self, seq: int, key: str, prev: str, reminders: dict[str, list[int]]
+    ) -> tuple[Any, ...]:
+        payload = {**PAYLOAD, "reminders": reminders} if reminders else PAYLOAD
         content = [
             seq,
             key,
@@ -127,7 +188,7 @@ class FloorRunner:
             FROM_STATE,
             TO_STATE,
             None,
-            canonical(PAYLOAD),
+            canonical(payload),
         ]
         digest = hashlib.sha256(canonical([*content, prev]).encode("utf-8")).hexdigest()
         return (*content, prev, digest)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from workspace import MINISTRY, NOW, Workspace
 
@@ -11,19 +13,26 @@ from aqb_workflow import services
 from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.formats import format_utc
 from aqb_workflow.domain.model import Agreement, Event, agreement_key
-from aqb_workflow.store.unit_of_work import UnitOfWork
+from aqb_workflow.domain.reminders import plan
+from aqb_workflow.store.unit_of_work import UnitOfWork, load_agreement
 
 TRIGGER = "sign_ministry"
 FIELDS = {"on": "2024-07-01", "by": "Heike Hofmann"}
+SIGNED = {
+    "ministry_signed_on": "2024-07-01",
+    "ministry_signed_by": "Heike Hofmann",
+    "ministry_signed_place": "Wiesbaden",
+}
 FIRST_YEAR = 2024
 
 
 def seed_agreements(workspace: Workspace, count: int) -> list[str]:
-    """``count`` drafted agreements with their ``created`` events, in one transaction.
+    """``count`` drafted agreements, written as ``services.create`` writes them, in one go.
 
-    The rows and audit events are the ones services.create writes; one transaction instead of
-    ``count`` keeps the set-up short (it is not measured). The registry allows one agreement per
-    Gebietskörperschaft and year, so the years run on past 2024 as far as needed.
+    Each gets its row, its reminders (the outbox rows the rules plan for a new draft) and its
+    ``created`` event naming them; one transaction instead of ``count`` keeps the set-up short
+    (it is not measured). The registry allows one agreement per Gebietskörperschaft and year,
+    so the years run on past 2024 as far as needed.
     """
     app = workspace.app()
     try:
@@ -34,7 +43,8 @@ def seed_agreements(workspace: Workspace, count: int) -> list[str]:
         with UnitOfWork(app.db, app.anchor) as uow:
             for agreement in agreements:
                 uow.add(agreement, format_utc(NOW))
-                uow.append(_created(agreement))
+                reminders = services._replan(app, uow, agreement.key, NOW)
+                uow.append(_created(agreement, reminders))
             uow.commit()
     finally:
         app.db.dispose()
@@ -46,8 +56,14 @@ def _drafted(app: App, year: int, slug: str) -> Agreement:
     return Agreement(key, year, slug, 126_680_000, app.workflow.initial, 1)
 
 
-def _created(agreement: Agreement) -> Event:
-    payload = {"year": agreement.year, "district": agreement.district, "budget_cents": 126_680_000}
+def _created(agreement: Agreement, reminders: dict[str, list[int]]) -> Event:
+    payload: dict[str, Any] = {
+        "year": agreement.year,
+        "district": agreement.district,
+        "budget_cents": 126_680_000,
+    }
+    if reminders:
+        payload["reminders"] = reminders
     return Event(
         agreement.key,
         "created",
@@ -59,6 +75,47 @@ def _created(agreement: Agreement) -> Event:
         None,
         payload,
     )
+
+
+def reminders_after_fire(workspace: Workspace, keys: Sequence[str]) -> dict[str, list[dict]]:
+    """What the rules want in the outbox once each agreement is signed by the ministry.
+
+    Computed with aqb's planner before the clock starts and handed to the floor, which then
+    only writes: planning is aqb's own work and counts on aqb's side alone.
+    """
+    app = workspace.app()
+    wanted: dict[str, list[dict]] = {}
+    try:
+        with app.db.read() as conn:
+            for key in keys:
+                agreement = load_agreement(conn, key, measures=False)
+                planned = plan(
+                    app.workflow.rules,
+                    key=key,
+                    state="signed_by_ministry",
+                    year=agreement.year,
+                    fields={**agreement.fields, **SIGNED},
+                    entered_at=NOW,
+                    calendar=app.calendar,
+                    zone=app.settings.zone,
+                    send_at=app.settings.send_at,
+                    now=NOW,
+                )
+                wanted[key] = [
+                    {
+                        "identity": p.identity,
+                        "kind": p.kind,
+                        "recipients": json.dumps(list(p.to)),
+                        "due_at": format_utc(p.due_at),
+                        "occurrence": p.occurrence,
+                        "max_occurrences": p.max_occurrences,
+                        "invite": p.invite,
+                    }
+                    for p in planned
+                ]
+    finally:
+        app.db.dispose()
+    return wanted
 
 
 class AqbRunner:
