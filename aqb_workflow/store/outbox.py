@@ -9,13 +9,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from aqb_workflow.domain.formats import format_utc
 from aqb_workflow.domain.reminders import Planned
 from aqb_workflow.store import tables as t
+from aqb_workflow.store.direct import Direct
 
 OPEN = ("pending", "sending")
 
@@ -40,11 +41,7 @@ def replan(
     A reminder that was sent, failed or cancelled before is never planned again (its identity
     exists); a pending one no longer wanted is cancelled by the event that made it obsolete.
     """
-    rows = conn.execute(
-        select(t.reminder.c.id, t.reminder.c.identity, t.reminder.c.status).where(
-            t.reminder.c.agreement == key
-        )
-    ).all()
+    rows = [Existing(*row) for row in OF_AGREEMENT.all(conn, {"key": key})]
     existing = {row.identity: row for row in rows}
     wanted_ids = {p.identity for p in wanted}
     stamp = format_utc(now)
@@ -52,17 +49,13 @@ def replan(
         row.id for row in rows if row.status == "pending" and row.identity not in wanted_ids
     ]
     if cancelled:
-        conn.execute(
-            update(t.reminder)
-            .where(t.reminder.c.id.in_(cancelled), t.reminder.c.status == "pending")
-            .values(status="cancelled", finished_at=stamp, last_error="cancelled by event")
-        )
+        conn.execute(CANCEL, {"ids": cancelled, "stamp": stamp})
     planned = []
     for item in wanted:
         if item.identity in existing:
             continue
-        result = conn.execute(
-            INSERT,
+        new_id = PLAN.returning(
+            conn,
             {
                 "identity": item.identity,
                 "agreement": key,
@@ -81,13 +74,50 @@ def replan(
                 "created_at": stamp,
             },
         )
-        key_row = result.inserted_primary_key
-        if key_row is not None:
-            planned.append(int(key_row[0]))
+        planned.append(int(new_id))
     return Replanned(planned, cancelled)
 
 
-INSERT = insert(t.reminder)
+_PLANNED_COLUMNS = [
+    "identity",
+    "agreement",
+    "kind",
+    "recipients",
+    "due_at",
+    "next_attempt_at",
+    "status",
+    "attempts",
+    "message_id",
+    "occurrence",
+    "max_occurrences",
+    "invite",
+    "invite_sequence",
+    "late",
+    "created_at",
+]
+PLAN = Direct(
+    insert(t.reminder)
+    .values({name: bindparam(name) for name in _PLANNED_COLUMNS})
+    .returning(t.reminder.c.id)
+)
+OF_AGREEMENT = Direct(
+    select(t.reminder.c.id, t.reminder.c.identity, t.reminder.c.status).where(
+        t.reminder.c.agreement == bindparam("key")
+    )
+)
+
+
+class Existing(NamedTuple):
+    id: int
+    identity: str
+    status: str
+
+
+CANCEL = (
+    update(t.reminder)
+    .where(t.reminder.c.id.in_(bindparam("ids", expanding=True)), t.reminder.c.status == "pending")
+    .values(status="cancelled", finished_at=bindparam("stamp"), last_error="cancelled by event")
+)
 
 
 def add_one(

@@ -33,11 +33,12 @@ from aqb_workflow.domain.model import Agreement, Event, Measure
 from aqb_workflow.errors import Conflict, NotFound
 from aqb_workflow.store import tables as t
 from aqb_workflow.store.anchor import Anchor
+from aqb_workflow.store.direct import Direct
 from aqb_workflow.store.engine import Database, translate_errors
 
-# The hot write path as named statements, built once: parameters travel separately, so
-# SQLAlchemy compiles each shape once instead of keying literal values on every call.
-SAVE = (
+# The hot write path as named statements, built once and run directly on the driver (see
+# store/direct.py): a transition's ten statements cost what the database needs, little more.
+SAVE = Direct(
     update(t.agreement)
     .where(t.agreement.c.key == bindparam("b_key"), t.agreement.c.version == bindparam("b_version"))
     .values(
@@ -49,11 +50,20 @@ SAVE = (
         state_entered_at=bindparam("state_entered_at"),
     )
 )
-APPEND = insert(t.audit_event)
-MOVE_HEAD = (
+APPEND = Direct(insert(t.audit_event))
+MOVE_HEAD = Direct(
     update(t.audit_head)
     .where(t.audit_head.c.id == 1)
     .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
+HEAD, HEAD_FOR_UPDATE = Direct(_HEAD), Direct(_HEAD.with_for_update())
+_LOAD = select(t.agreement).where(t.agreement.c.key == bindparam("key"))
+LOAD, LOAD_FOR_UPDATE = Direct(_LOAD), Direct(_LOAD.with_for_update())
+MEASURES = (
+    select(t.measure.c.id, t.measure.c.category, t.measure.c.title, t.measure.c.position)
+    .where(t.measure.c.agreement_id == bindparam("agreement_id"))
+    .order_by(t.measure.c.position, t.measure.c.id)
 )
 
 
@@ -67,21 +77,10 @@ def chain_id(conn: Connection) -> str:
 def load_agreement(
     conn: Connection, key: str, *, lock: bool = False, measures: bool = True
 ) -> Agreement:
-    query = select(t.agreement).where(t.agreement.c.key == key)
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    row = (LOAD_FOR_UPDATE if lock else LOAD).first(conn, {"key": key})
     if row is None:
         raise NotFound(f"no agreement {key!r} (aqb list shows them)")
-    found = (
-        conn.execute(
-            select(t.measure.c.id, t.measure.c.category, t.measure.c.title, t.measure.c.position)
-            .where(t.measure.c.agreement_id == row["id"])
-            .order_by(t.measure.c.position, t.measure.c.id)
-        ).all()
-        if measures
-        else []
-    )
+    found = conn.execute(MEASURES, {"agreement_id": row["id"]}).all() if measures else []
     return Agreement(
         key=row["key"],
         year=row["year"],
@@ -198,8 +197,8 @@ class UnitOfWork:
         """Write new state/fields/budget with version + 1, if nobody changed it meanwhile."""
         fields = {**agreement.fields, **(changes or {})}
         moved = state is not None and state != agreement.state
-        result = self.conn.execute(
-            SAVE,
+        updated = SAVE.write(
+            self.conn,
             {
                 "b_key": agreement.key,
                 "b_version": agreement.version,
@@ -211,7 +210,7 @@ class UnitOfWork:
                 "state_entered_at": now if moved else agreement.entered_at,
             },
         )
-        if result.rowcount != 1:
+        if updated != 1:
             current = load_agreement(self.conn, agreement.key)
             raise Conflict(
                 f"{agreement.key} changed concurrently, now in state {current.state} "
@@ -267,11 +266,8 @@ class UnitOfWork:
             # the chain id never changes once the schema exists: read it once per database
             self._chain = self.db.chain_id or chain_id(self.conn)
             self.db.chain_id = self._chain
-        head_query = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
-        if not self.db.is_sqlite:
-            head_query = head_query.with_for_update()
-        row = self.conn.execute(head_query).first()
-        head = Head(row.seq, row.hash) if row else Head()
+        row = (HEAD if self.db.is_sqlite else HEAD_FOR_UPDATE).first(self.conn)
+        head = Head(row["seq"], row["hash"]) if row else Head()
         content = AuditRecord(
             seq=head.seq + 1,
             agreement=event.agreement,
@@ -288,9 +284,9 @@ class UnitOfWork:
         )
         digest = compute_hash(content.content(), head.hash)
         record = AuditRecord(**{**content.__dict__, "hash": digest})
-        self.conn.execute(APPEND, record.__dict__)
+        APPEND.write(self.conn, record.__dict__)
         crash_point("after_audit")
-        self.conn.execute(MOVE_HEAD, {"seq": record.seq, "hash": record.hash})
+        MOVE_HEAD.write(self.conn, {"seq": record.seq, "hash": record.hash})
         self._head = Head(record.seq, record.hash)
         self.records.append(record)
         if self._outer is not None:
