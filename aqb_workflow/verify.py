@@ -1,47 +1,150 @@
-"""``aqb audit verify``: the chain, the anchor, and the agreements against their own history."""
+"""``aqb audit verify``: the chain, the anchor, and the agreements against their own history.
+
+Incremental by default. After a clean verification the head (sequence number and hash) and each
+agreement's fold of its events (last to-state, number of state-bearing events) are saved beside
+the anchor (``<anchor>.verified``, store/checkpoint.py). The next run checks that the database
+still has that hash at that sequence number, then recomputes only the events after it, continues
+the fold from the saved one, and compares every agreement's state and version with it.
+
+What the incremental run does not see: a change inside the verified prefix that leaves the
+stored hash of its last event as it was: an event's content edited with its hash kept, an event
+deleted, rows swapped. Only ``full=True`` (``aqb audit verify --full``), which recomputes every
+event from the first, finds those. A changed hash at the prefix's end (what rewriting the prefix
+with recomputed hashes leaves), any change to the events after it, an agreement's state or
+version changed or the agreement deleted, and a cut-off tail are found either way.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
+
 from aqb_workflow.bootstrap import App
-from aqb_workflow.domain.audit import check_anchor, verify_chain
+from aqb_workflow.domain.audit import AuditRecord, Head, check_anchor, verify_chain
 from aqb_workflow.errors import AuditBroken
 from aqb_workflow.store import queries
+from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Fold, Unusable
 from aqb_workflow.store.unit_of_work import chain_id
 
 
 @dataclass
 class Report:
     checked: int
+    """Events whose hashes this run recomputed (after the verified prefix, or all of them)."""
     head_seq: int
     head_hash: str
     agreements: int
     warnings: list[str] = field(default_factory=list)
+    prefix_seq: int = 0
+    """Events 1..prefix_seq were verified by an earlier run and not recomputed (0: none)."""
+    why_full: str | None = None
+    """Why the whole chain was recomputed, when it was and that was not asked for."""
+    checkpoint_saved: bool = False
+    """Whether the head verified now is saved as the prefix for the next run."""
+
+    @property
+    def full(self) -> bool:
+        return self.prefix_seq == 0
 
 
-def verify(app: App) -> Report:
-    """Recompute the whole chain; raise AuditBroken naming the first bad event."""
-    with app.anchor.locked(exclusive=False), app.db.read() as conn:
-        chain = chain_id(conn)
-        folded: dict[str, tuple[str | None, int]] = {}
+def verify(app: App, full: bool = False) -> Report:
+    """Verify the events after the saved verified prefix (all of them when ``full`` or when
+    there is no usable prefix); raise AuditBroken naming the first bad event found."""
+    checkpoints = Checkpoints.beside(app.anchor.path)
+    with app.anchor.locked(exclusive=False):
+        with app.db.read() as conn:
+            chain = chain_id(conn)
+            start, why_full = _resume_point(conn, checkpoints, chain, full)
+            folded: Fold = dict(start.fold)
 
-        def walk():  # type: ignore[no-untyped-def]
-            for record in queries.audit_records(conn):
-                if record.agreement is not None and record.to_state is not None:
-                    _state, count = folded.get(record.agreement, (None, 0))
-                    folded[record.agreement] = (record.to_state, count + 1)
-                yield record
+            def walk() -> Iterator[AuditRecord]:
+                for record in queries.audit_records(conn, after=start.head.seq):
+                    if record.agreement is not None and record.to_state is not None:
+                        _state, count = folded.get(record.agreement, ("", 0))
+                        folded[record.agreement] = (record.to_state, count + 1)
+                    yield record
 
-        verdict = verify_chain(walk())
-        anchor = app.anchor.read(chain)
-        hashes = {}
-        if anchor is not None:
-            found = queries.hash_at(conn, anchor.seq)
-            if found is not None:
-                hashes[anchor.seq] = found
-        check_anchor(verdict, anchor, hashes)
-        summary = queries.agreement_summary(conn)
+            verdict = verify_chain(walk(), start=start.head)
+            anchor = app.anchor.read(chain)
+            hashes = {}
+            if anchor is not None:
+                found = queries.hash_at(conn, anchor.seq)
+                if found is not None:
+                    hashes[anchor.seq] = found
+            check_anchor(verdict, anchor, hashes)
+            summary = queries.agreement_summary(conn)
+        _compare(folded, summary)
+        report = Report(
+            checked=verdict.checked,
+            head_seq=verdict.head.seq,
+            head_hash=verdict.head.hash,
+            agreements=len(summary),
+            warnings=verdict.warnings,
+            prefix_seq=start.head.seq,
+            why_full=why_full,
+        )
+        if verdict.warnings:
+            # Only a cleanly verified and anchored head becomes the next run's starting point.
+            return report
+        done = Checkpoint(chain, verdict.head, folded)
+        if why_full is None and done == start:  # nothing new since the saved prefix
+            report.checkpoint_saved = True
+            return report
+        try:
+            checkpoints.write(done)
+        except OSError as exc:
+            report.warnings.append(
+                f"cannot save the verified prefix to {checkpoints.path}: "
+                f"{exc.strerror or exc}; the next verify cannot start after event "
+                f"{verdict.head.seq}"
+            )
+        else:
+            report.checkpoint_saved = True
+    return report
+
+
+def _resume_point(
+    conn: Connection, checkpoints: Checkpoints, chain: str, full: bool
+) -> tuple[Checkpoint, str | None]:
+    """Where this run starts: the saved verified prefix, checked against the database, or the
+    genesis with the reason why."""
+    genesis = Checkpoint(chain, Head())
+    if full:
+        return genesis, "--full was given"
+    try:
+        saved = checkpoints.read(chain)
+    except Unusable as exc:
+        return genesis, str(exc)
+    if saved.head.seq == 0:
+        return genesis, "the verified prefix is empty"
+    seq = saved.head.seq
+    stored = queries.hash_at(conn, seq)
+    if stored is None:
+        last = queries.last_seq(conn)
+        if last < seq:
+            raise AuditBroken(
+                f"audit chain broken at event {last + 1}: the log ends at event {last} but "
+                f"events 1–{seq} were verified before (events cut off)",
+                last + 1,
+            )
+        raise AuditBroken(
+            f"audit chain broken at event {seq}: missing, but verified before "
+            "(aqb audit verify --full names the first bad event)",
+            seq,
+        )
+    if stored != saved.head.hash:
+        raise AuditBroken(
+            f"audit chain broken at or before event {seq}: its hash differs from the one "
+            f"verified before, so the verified prefix 1–{seq} was changed "
+            "(aqb audit verify --full names the first bad event)",
+            seq,
+        )
+    return saved, None
+
+
+def _compare(folded: Fold, summary: dict[str, tuple[str, int]]) -> None:
     for key, (state, version) in sorted(summary.items()):
         logged_state, count = folded.get(key, (None, 0))
         if logged_state != state or count != version:
@@ -51,10 +154,3 @@ def verify(app: App) -> Report:
             )
     for key in sorted(set(folded) - set(summary)):
         raise AuditBroken(f"agreement {key} has audit events but no longer exists: deleted")
-    return Report(
-        checked=verdict.checked,
-        head_seq=verdict.head.seq,
-        head_hash=verdict.head.hash,
-        agreements=len(summary),
-        warnings=verdict.warnings,
-    )

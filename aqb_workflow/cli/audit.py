@@ -12,19 +12,30 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
-@audit.command(epilog="Example: aqb audit verify --json")
+@audit.command(epilog="Example: aqb audit verify --full --json")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every event from the first, not only those after the verified prefix.",
+)
 @json_option
-def verify(as_json: bool) -> None:
-    """Recompute the whole hash chain and compare it with the anchor kept outside the database.
+def verify(full: bool, as_json: bool) -> None:
+    """Check the hash chain, its anchor and every agreement against its history.
 
-    Exit 0 and the number of events checked, or exit 1 naming the first event that was
-    changed, removed, inserted, reordered or cut off.
+    Incremental: events verified by an earlier run (the prefix, saved beside the anchor in
+    <anchor>.verified) are not recomputed; the hash of the prefix's last event must be unchanged,
+    and only the newer events are checked. --full recomputes every event (as does the first run,
+    or one without a usable saved prefix); only that finds an event inside the prefix that was
+    changed with its stored hash left alone.
+
+    Exit 0 and what was checked, or exit 1 naming the first event found changed, removed,
+    inserted, reordered or cut off.
     """
     from aqb_workflow.errors import AuditBroken
     from aqb_workflow.verify import verify as run
 
     try:
-        report = run(app())
+        report = run(app(), full=full)
     except AuditBroken as exc:
         if as_json:
             emit_json({"ok": False, "error": str(exc), "first_bad_seq": exc.seq})
@@ -33,19 +44,36 @@ def verify(as_json: bool) -> None:
         emit_json(
             {
                 "ok": True,
+                "full": report.full,
+                "why_full": report.why_full,
+                "verified_prefix": report.prefix_seq,
+                "from_seq": report.prefix_seq + 1,
                 "checked": report.checked,
                 "head": {"seq": report.head_seq, "hash": report.head_hash},
                 "agreements": report.agreements,
+                "checkpoint_saved": report.checkpoint_saved,
                 "warnings": report.warnings,
             }
         )
         return
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if report.full:
+        why = f"; {report.why_full}" if report.why_full else ""
+        what = f"{_events(report.checked)} checked (the whole chain{why})"
+    else:
+        what = (
+            f"{_events(report.checked, 'new ')} checked after the verified prefix "
+            f"1–{report.prefix_seq} (aqb audit verify --full recomputes all)"
+        )
     click.echo(
-        f"audit chain ok: {report.checked} events checked, head {report.head_seq} "
+        f"audit chain ok: {what}, head {report.head_seq} "
         f"({report.head_hash[:12]}…), {report.agreements} agreements match their history"
     )
+
+
+def _events(count: int, kind: str = "") -> str:
+    return f"{count} {kind}event{'' if count == 1 else 's'}"
 
 
 @audit.command(epilog="Example: aqb audit refusals --json")

@@ -87,6 +87,11 @@ def hash_at(conn: Connection, seq: int) -> str | None:
     return None if value is None else str(value)
 
 
+def last_seq(conn: Connection) -> int:
+    """The highest sequence number in the log (0 when it is empty)."""
+    return int(conn.execute(select(func.max(t.audit_event.c.seq))).scalar() or 0)
+
+
 def agreement_summary(conn: Connection) -> dict[str, tuple[str, int]]:
     rows = conn.execute(select(t.agreement.c.key, t.agreement.c.state, t.agreement.c.version))
     return {key: (state, version) for key, state, version in rows}

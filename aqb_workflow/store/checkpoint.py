@@ -1,0 +1,115 @@
+"""The verified prefix of the audit chain, kept beside the anchor so ``audit verify`` can resume.
+
+``<anchor>.verified`` holds, for one chain, the head of the last clean verification (sequence
+number and hash) and each agreement's fold of its events up to there (last to-state, number of
+state-bearing events). It lives outside the database with the same trust as the anchor: someone
+who can change the database alone cannot move it. Written with temp file + fsync + rename, so a
+reader sees the old checkpoint or the new one, never half.
+
+Reading never fails the caller: a missing, unreadable or foreign checkpoint is ``Unusable``, and
+``audit verify`` then recomputes the whole chain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aqb_workflow.domain.audit import Head
+
+Fold = dict[str, tuple[str, int]]
+"""Per agreement: the to-state of its last state-bearing event and how many there were."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    chain: str
+    head: Head
+    fold: Fold = field(default_factory=dict)
+
+
+class Unusable(Exception):
+    """No checkpoint to resume from; the message says why (for the report, not an error)."""
+
+
+class Checkpoints:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def beside(cls, anchor: Path) -> Checkpoints:
+        return cls(anchor.with_name(anchor.name + ".verified"))
+
+    def read(self, chain: str) -> Checkpoint:
+        """The checkpoint for ``chain``, or raise Unusable saying why there is none."""
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise Unusable("no verified prefix saved yet") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise Unusable(f"cannot read {self.path}: {reason}") from None
+        try:
+            data = json.loads(raw)
+            owner = data["chain"]
+            seq = data["seq"]
+            digest = data["hash"]
+            fold = _fold(data["fold"])
+            if not isinstance(owner, str) or not isinstance(digest, str):
+                raise TypeError
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise Unusable(f"{self.path} is unreadable") from None
+        if owner != chain:
+            raise Unusable(f"{self.path} belongs to another database (chain {owner})")
+        return Checkpoint(owner, Head(seq, digest), fold)
+
+    def write(self, checkpoint: Checkpoint) -> None:
+        """Replace the checkpoint atomically and durably; OSError if the folder is not writable."""
+        data = json.dumps(
+            {
+                "chain": checkpoint.chain,
+                "seq": checkpoint.head.seq,
+                "hash": checkpoint.head.hash,
+                "fold": {key: [state, count] for key, (state, count) in checkpoint.fold.items()},
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        folder = self.path.parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(data + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _fold(value: object) -> Fold:
+    if not isinstance(value, dict):
+        raise TypeError
+    fold: Fold = {}
+    for key, entry in value.items():
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise TypeError
+        state, count = entry
+        if not isinstance(state, str) or not isinstance(count, int) or isinstance(count, bool):
+            raise TypeError
+        fold[str(key)] = (state, count)
+    return fold

@@ -1,0 +1,290 @@
+"""``audit verify`` resumes after the verified prefix; ``--full`` recomputes the whole chain.
+
+What the incremental run must still find: any change to the events after the prefix, a changed
+hash at the prefix's end, a cut-off tail, and agreements changed behind aqb's back. What only
+``--full`` finds: an event inside the prefix changed with its stored hash left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aqb_workflow import services
+from aqb_workflow.errors import AuditBroken
+from aqb_workflow.store.checkpoint import Checkpoints
+from aqb_workflow.verify import verify
+from tests.conftest import MINISTRY, RP
+from tests.paths import STEPS, bring_to
+
+WETTERAU = "2024-wetterau"
+LATER = [("issue_notice", STEPS[2][1], RP), *((t, f, MINISTRY) for t, f, _ in STEPS[3:])]
+
+
+@pytest.fixture
+def history(app, workspace):
+    bring_to(app, "closed")
+    bring_to(app, "signed_by_district", district="wetterau")
+    return workspace
+
+
+@pytest.fixture
+def saved(workspace):
+    """The checkpoint file beside the workspace's anchor."""
+    return Checkpoints.beside(workspace.anchor).path
+
+
+def advance(app, steps=1):
+    """The next ``steps`` transitions of 2024-wetterau: new events after the verified prefix."""
+    done = services.current(app, WETTERAU).version - 3  # created + two signatures
+    for trigger, fields, actor in LATER[done : done + steps]:
+        services.fire(app, actor, WETTERAU, trigger, fields)
+
+
+def count(workspace):
+    return workspace.sql("select count(*) from audit_event")[0][0]
+
+
+def saved_seq(path):
+    return json.loads(path.read_text(encoding="utf-8"))["seq"]
+
+
+def test_the_second_run_checks_only_the_new_events(app, history, saved):
+    first = verify(app)
+    assert first.full and first.checked == count(history) and first.prefix_seq == 0
+    assert first.why_full == "no verified prefix saved yet"
+    assert first.checkpoint_saved and saved_seq(saved) == first.head_seq
+
+    advance(app, 2)
+    second = verify(app)
+    assert not second.full
+    assert (second.prefix_seq, second.checked) == (first.head_seq, 2)
+    assert second.head_seq == first.head_seq + 2 == count(history)
+    assert second.warnings == [] and saved_seq(saved) == second.head_seq
+
+    third = verify(app)
+    assert (third.prefix_seq, third.checked, third.head_seq) == (second.head_seq, 0, count(history))
+
+
+def test_full_recomputes_everything_and_rewrites_the_checkpoint(app, history, saved):
+    verify(app)
+    advance(app)
+    again = verify(app, full=True)
+    assert again.full and again.prefix_seq == 0 and again.checked == count(history)
+    assert saved_seq(saved) == count(history)
+
+
+def test_a_changed_event_after_the_prefix_is_found(app, history, saved):
+    prefix = verify(app).head_seq
+    advance(app, 2)
+    history.sql("update audit_event set actor = 'someone else' where seq = ?", (prefix + 1,))
+    with pytest.raises(AuditBroken, match=f"event {prefix + 1}: changed") as caught:
+        verify(app)
+    assert caught.value.seq == prefix + 1
+    assert saved_seq(saved) == prefix  # a broken chain never moves the checkpoint
+
+
+def test_a_changed_hash_at_the_end_of_the_prefix_is_found(app, history):
+    head = verify(app).head_seq
+    (old,) = history.sql("select hash from audit_event where seq = ?", (head,))[0]
+    history.sql("update audit_event set hash = ? where seq = ?", ("0" * 64, head))
+    with pytest.raises(AuditBroken, match=f"event {head}: its hash differs") as caught:
+        verify(app)
+    assert caught.value.seq == head
+    with pytest.raises(AuditBroken, match=f"event {head}: changed"):
+        verify(app, full=True)
+    history.sql("update audit_event set hash = ? where seq = ?", (old, head))
+    assert verify(app).checked == 0
+
+
+def test_the_prefix_rewritten_with_fresh_hashes_is_found(app, history):
+    """Whoever recomputes the hashes from a changed event on changes the prefix's last hash."""
+    from aqb_workflow.domain.audit import compute_hash
+    from aqb_workflow.store import queries
+
+    head = verify(app).head_seq
+    history.sql("update audit_event set actor = 'someone else' where seq = 2")
+    with app.db.read() as conn:
+        records = list(queries.audit_records(conn))
+    prev = records[0].hash
+    for record in records[1:]:
+        digest = compute_hash(record.content(), prev)
+        history.sql(
+            "update audit_event set prev_hash = ?, hash = ? where seq = ?",
+            (prev, digest, record.seq),
+        )
+        prev = digest
+    with pytest.raises(AuditBroken, match="verified prefix") as caught:
+        verify(app)
+    assert caught.value.seq == head
+
+
+@pytest.mark.parametrize(
+    "tamper, found",
+    [
+        ("update audit_event set actor = 'someone else' where seq = 2", "event 2: changed"),
+        ("delete from audit_event where seq = 2", "event 2: missing"),
+    ],
+)
+def test_an_old_event_changed_with_the_prefix_end_kept_needs_full(app, history, tamper, found):
+    """The limit of the incremental run, on purpose: the prefix is not recomputed."""
+    prefix = verify(app).head_seq
+    history.sql(tamper)
+    resumed = verify(app)
+    assert (resumed.prefix_seq, resumed.checked) == (prefix, 0)
+    with pytest.raises(AuditBroken, match=found) as caught:
+        verify(app, full=True)
+    assert caught.value.seq == 2
+
+
+def test_the_prefix_end_changed_with_its_hash_kept_needs_full(app, history):
+    head = verify(app).head_seq
+    history.sql("update audit_event set comment = 'later' where seq = ?", (head,))
+    assert verify(app).checked == 0
+    with pytest.raises(AuditBroken, match=f"event {head}: changed"):
+        verify(app, full=True)
+
+
+def test_a_state_changed_behind_aqbs_back_is_found_incrementally(app, history):
+    verify(app)
+    history.sql("update agreement set state = 'closed' where key = ?", (WETTERAU,))
+    with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} is closed"):
+        verify(app)
+
+
+def test_a_version_changed_behind_aqbs_back_is_found_incrementally(app, history):
+    verify(app)
+    advance(app)
+    history.sql("update agreement set version = version + 1 where key = '2024-giessen'")
+    with pytest.raises(AuditBroken, match="agreement 2024-giessen is closed"):
+        verify(app)
+
+
+def test_a_deleted_agreement_is_found_incrementally(app, history):
+    verify(app)
+    (agreement_id,) = history.sql("select id from agreement where key = ?", (WETTERAU,))[0]
+    history.sql("delete from measure where agreement_id = ?", (agreement_id,))
+    history.sql("delete from agreement where id = ?", (agreement_id,))
+    with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} has audit events"):
+        verify(app)
+
+
+def test_without_a_checkpoint_the_whole_chain_is_checked(app, history, saved):
+    verify(app)
+    advance(app)
+    saved.unlink()
+    report = verify(app)
+    assert report.full and report.checked == count(history)
+    assert report.why_full == "no verified prefix saved yet" and report.warnings == []
+    assert saved_seq(saved) == count(history)
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("not json", "is unreadable"),
+        ('{"chain": "c", "seq": 1}', "is unreadable"),
+        ('{"chain": "other", "seq": 1, "hash": "x", "fold": {}}', "belongs to another database"),
+    ],
+)
+def test_an_unusable_checkpoint_means_a_full_check(app, history, saved, content, why):
+    verify(app)
+    saved.write_text(content, encoding="utf-8")
+    report = verify(app)
+    assert report.full and report.checked == count(history)
+    assert why in report.why_full and report.warnings == []
+    assert saved_seq(saved) == count(history)  # and it is replaced by a good one
+
+
+def test_a_cut_off_tail_through_the_prefix_is_found(app, history):
+    head = verify(app).head_seq
+    (hash_before,) = history.sql("select hash from audit_event where seq = ?", (head - 2,))[0]
+    history.sql("delete from audit_event where seq > ?", (head - 2,))
+    history.sql("update audit_head set seq = ?, hash = ?", (head - 2, hash_before))
+    with pytest.raises(AuditBroken, match="cut off") as caught:
+        verify(app)
+    assert caught.value.seq == head - 1
+    with pytest.raises(AuditBroken, match="cut off"):
+        verify(app, full=True)
+
+
+def test_a_cut_off_tail_after_the_prefix_is_found(app, history):
+    head = verify(app).head_seq
+    advance(app, 2)
+    (hash_before,) = history.sql("select hash from audit_event where seq = ?", (head,))[0]
+    history.sql("delete from audit_event where seq > ?", (head,))
+    history.sql("update audit_head set seq = ?, hash = ?", (head, hash_before))
+    with pytest.raises(AuditBroken, match="cut off") as caught:
+        verify(app)
+    assert caught.value.seq == head + 1
+
+
+def test_the_prefix_end_deleted_is_found(app, history):
+    head = verify(app).head_seq
+    advance(app)
+    history.sql("delete from audit_event where seq = ?", (head,))
+    with pytest.raises(AuditBroken, match=f"event {head}: missing"):
+        verify(app)
+
+
+def test_a_head_not_yet_anchored_is_not_saved_as_verified(app, history, saved):
+    prefix = verify(app).head_seq
+    anchored = history.anchor.read_text()
+    advance(app)
+    history.anchor.write_text(anchored)  # what a crash between commit and anchor leaves
+    report = verify(app)
+    assert report.checked == 1 and "one event behind" in report.warnings[0]
+    assert not report.checkpoint_saved and saved_seq(saved) == prefix
+    advance(app)
+    assert verify(app).warnings == [] and saved_seq(saved) == prefix + 2
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_warning(app, history, saved, monkeypatch):
+    def refuse(self, checkpoint):
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(Checkpoints, "write", refuse)
+    report = verify(app)
+    assert report.checked == count(history) and not report.checkpoint_saved
+    assert report.warnings == [
+        f"cannot save the verified prefix to {saved}: Permission denied; "
+        f"the next verify cannot start after event {report.head_seq}"
+    ]
+    assert not saved.exists()
+
+
+def test_the_cli_says_what_it_checked(app, history, cli):
+    total = count(history)
+    first = cli("audit verify").stdout
+    assert f"{total} events checked (the whole chain; no verified prefix saved yet)" in first
+    cli("transition 2024-wetterau issue_notice on=2024-08-05 ref=AZ", actor="rp-kassel")
+    second = cli("audit verify").stdout
+    assert (
+        f"1 new event checked after the verified prefix 1–{total} "
+        "(aqb audit verify --full recomputes all)"
+    ) in second
+    assert f"head {total + 1} (" in second
+
+    full = json.loads(cli("audit verify --full --json").stdout)
+    assert full["ok"] and full["full"] and full["why_full"] == "--full was given"
+    assert (full["verified_prefix"], full["from_seq"], full["checked"]) == (0, 1, total + 1)
+    assert full["checkpoint_saved"] and full["warnings"] == []
+    resumed = json.loads(cli("audit verify --json").stdout)
+    assert not resumed["full"] and resumed["why_full"] is None
+    assert (resumed["verified_prefix"], resumed["from_seq"], resumed["checked"]) == (
+        total + 1,
+        total + 2,
+        0,
+    )
+    assert resumed["head"]["seq"] == total + 1
+
+    history.sql("update audit_event set actor = 'someone else' where seq = 2")
+    assert "audit chain ok" in cli("audit verify").stdout  # inside the prefix: not recomputed
+    assert "event 2" in cli("audit verify --full", expect=1).stderr
+    broken = json.loads(cli("audit verify --full --json", expect=1).stdout)
+    assert broken == {
+        "ok": False,
+        "error": "audit chain broken at event 2: changed",
+        "first_bad_seq": 2,
+    }

@@ -1,0 +1,77 @@
+"""The verified-prefix file beside the anchor: round trip, and every unusable file said why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aqb_workflow.domain.audit import Head
+from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Unusable
+
+CHAIN = "3f0c"
+SAVED = Checkpoint(
+    CHAIN, Head(7, "ab" * 32), {"2024-giessen": ("closed", 6), "2024-kassel": ("drafted", 1)}
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Checkpoints.beside(tmp_path / "aqb-audit.anchor")
+
+
+def test_it_lives_beside_the_anchor(store, tmp_path):
+    assert store.path == tmp_path / "aqb-audit.anchor.verified"
+
+
+def test_written_and_read_back_unchanged(store, tmp_path):
+    store.write(SAVED)
+    assert store.read(CHAIN) == SAVED
+    assert [p.name for p in tmp_path.iterdir()] == ["aqb-audit.anchor.verified"]  # no temp left
+    store.write(Checkpoint(CHAIN, Head(8, "cd" * 32), {}))
+    assert store.read(CHAIN).head == Head(8, "cd" * 32)
+
+
+def test_missing(store):
+    with pytest.raises(Unusable, match="no verified prefix saved yet"):
+        store.read(CHAIN)
+
+
+def test_another_chains(store):
+    store.write(SAVED)
+    with pytest.raises(Unusable, match=r"belongs to another database \(chain 3f0c\)"):
+        store.read("other")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "not json",
+        "[]",
+        {"chain": CHAIN, "seq": 7, "hash": "x"},
+        {"chain": CHAIN, "seq": "7", "hash": "x", "fold": {}},
+        {"chain": CHAIN, "seq": -1, "hash": "x", "fold": {}},
+        {"chain": CHAIN, "seq": True, "hash": "x", "fold": {}},
+        {"chain": CHAIN, "seq": 7, "hash": 7, "fold": {}},
+        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": []},
+        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {"k": ["closed"]}},
+        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {"k": ["closed", "6"]}},
+        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {"k": [None, 6]}},
+    ],
+)
+def test_unreadable(store, data):
+    text = data if isinstance(data, str) else json.dumps(data)
+    store.path.write_text(text, encoding="utf-8")
+    with pytest.raises(Unusable, match="is unreadable"):
+        store.read(CHAIN)
+
+
+def test_not_utf8(store):
+    store.path.write_bytes(b"\xff\xfe")
+    with pytest.raises(Unusable, match="cannot read"):
+        store.read(CHAIN)
+
+
+def test_a_folder_that_is_not_there_is_an_oserror(tmp_path):
+    with pytest.raises(OSError):
+        Checkpoints.beside(tmp_path / "missing" / "aqb-audit.anchor").write(SAVED)
