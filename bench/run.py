@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from scale import measure_scale, scale_table
 from sqlite_floor import FloorRunner
 from startup import measure_startup
 from throughput import AqbRunner, reminders_after_fire, seed_agreements
@@ -37,6 +38,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--transitions", type=int, help="Agreements fired (5000; quick 500).")
     parser.add_argument("--rounds", type=int, default=10, help="Alternations aqb/floor (10).")
     parser.add_argument("--output", type=Path, default=RESULTS, help="Where results go.")
+    parser.add_argument(
+        "--skip-scale", action="store_true", help="Leave out the scale points (1k/10k/100k)."
+    )
     return parser.parse_args(argv)
 
 
@@ -201,9 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         results |= measure_startup(migrated_workspace(root / "list"), runs)
         print(f"transitions: {count} through services.fire and the sqlite3 floor …", flush=True)
         results |= measure_transitions(root, count, args.rounds)
+        if not args.skip_scale:
+            print("scale: generated databases, each size in turn …", flush=True)
+            results |= measure_scale(root, args.quick, runs=3 if args.quick else 5)
     results |= ratios(results)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table(results))
+    if "scale" in results:
+        print()
+        print(scale_table(results["scale"]))
     print(f"\nwritten: {args.output}")
     return 0
 

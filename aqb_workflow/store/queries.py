@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from aqb_workflow.domain.audit import AuditRecord
 from aqb_workflow.store import tables as t
@@ -43,8 +43,24 @@ def states_in_use(conn: Connection) -> dict[str, list[str]]:
     return found
 
 
+# The states in use, one index seek per state instead of a scan of every agreement (a "loose
+# index scan"; neither SQLite nor PostgreSQL does it for DISTINCT on their own).
+_STATES_IN_USE = text(
+    """
+    WITH RECURSIVE seen(state) AS (
+        SELECT MIN(state) FROM agreement
+        UNION ALL
+        SELECT (SELECT MIN(a.state) FROM agreement a WHERE a.state > seen.state)
+        FROM seen WHERE seen.state IS NOT NULL
+    )
+    SELECT state FROM seen WHERE state IS NOT NULL
+    """
+)
+
+
 def distinct_states(conn: Connection) -> set[str]:
-    return {row[0] for row in conn.execute(select(t.agreement.c.state).distinct())}
+    """Every state some agreement is in; cost grows with the states, not the agreements."""
+    return {row[0] for row in conn.execute(_STATES_IN_USE)}
 
 
 def keys_in_state(conn: Connection, state: str) -> list[str]:
