@@ -78,7 +78,6 @@ class Checkpoints:
                 "hash": checkpoint.head.hash,
                 "fold": {key: [state, count] for key, (state, count) in checkpoint.fold.items()},
             },
-            sort_keys=True,
             ensure_ascii=False,
         )
         folder = self.path.parent

@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from aqb_workflow.domain.audit import AuditRecord
 from aqb_workflow.store import tables as t
+from aqb_workflow.store.direct import Direct
 
 
 def list_agreements(
@@ -81,21 +82,24 @@ def history(conn: Connection, key: str) -> list[AuditRecord]:
     return [_record(row) for row in conn.execute(query)]
 
 
+_EVENTS_AFTER = Direct(
+    select(*(t.audit_event.c[name] for name in AuditRecord.__dataclass_fields__))
+    .where(t.audit_event.c.seq > bindparam("after"))
+    .order_by(t.audit_event.c.seq)
+    .limit(bindparam("batch"))
+)
+
+
 def audit_records(conn: Connection, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
     """All events after ``after`` in sequence order, fetched in batches (flat memory)."""
     last = after
     while True:
-        rows = conn.execute(
-            select(t.audit_event)
-            .where(t.audit_event.c.seq > last)
-            .order_by(t.audit_event.c.seq)
-            .limit(batch)
-        ).all()
+        rows = _EVENTS_AFTER.all(conn, {"after": last, "batch": batch})
         if not rows:
             return
         for row in rows:
-            yield _record(row)
-        last = rows[-1].seq
+            yield AuditRecord(*row)
+        last = rows[-1][0]
 
 
 def hash_at(conn: Connection, seq: int) -> str | None:
@@ -108,9 +112,12 @@ def last_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.max(t.audit_event.c.seq))).scalar() or 0)
 
 
+_SUMMARY = Direct(select(t.agreement.c.key, t.agreement.c.state, t.agreement.c.version))
+
+
 def agreement_summary(conn: Connection) -> dict[str, tuple[str, int]]:
-    rows = conn.execute(select(t.agreement.c.key, t.agreement.c.state, t.agreement.c.version))
-    return {key: (state, version) for key, state, version in rows}
+    """Every agreement's (state, version), read in one go (``audit verify`` compares them all)."""
+    return {key: (state, version) for key, state, version in _SUMMARY.all(conn)}
 
 
 def contacts(conn: Connection, district: str | None = None) -> list[dict[str, Any]]:
