@@ -85,7 +85,10 @@ def generate(workspace: Workspace, count: int, now: datetime) -> dict[str, Any]:
     chain = conn.execute("SELECT value FROM meta WHERE key = 'chain_id'").fetchone()[0]
     stamp = format_utc(now - timedelta(days=1))
     head = Head()
-    agreements, events, reminders = [], [], []
+    agreements: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    reminders: list[tuple[Any, ...]] = []
+    conn.execute("BEGIN")
     reminder_id = 0
     due_left = DUE_NOW
     keys = []
@@ -146,25 +149,10 @@ def generate(workspace: Workspace, count: int, now: datetime) -> dict[str, Any]:
             digest = compute_hash(record.content(), head.hash)
             events.append((*record.content(), head.hash, digest))
             head = Head(record.seq, digest)
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO agreement (key, year, district, budget_cents, state, version, data, "
-        "created_at, updated_at, state_entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*a, a[-1], a[-1]) for a in agreements],
-    )
-    conn.executemany(
-        "INSERT INTO audit_event (seq, agreement, at, actor, role, event, from_state, to_state, "
-        "comment, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        events,
-    )
+        if len(events) >= 100_000:  # written in slices: memory stays flat at any size
+            flush(conn, agreements, events, reminders)
+    flush(conn, agreements, events, reminders)
     conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head.seq, head.hash))
-    conn.executemany(
-        "INSERT INTO reminder (id, identity, agreement, kind, recipients, due_at, "
-        "next_attempt_at, status, attempts, message_id, occurrence, max_occurrences, invite, "
-        "invite_sequence, late, created_at, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 'none', 0, 0, ?, ?)",
-        reminders,
-    )
     conn.executemany(
         "INSERT INTO contact (district, role, name, email) VALUES (?, ?, ?, ?)",
         [(None, "ministry_desk", "AQB-Referat", "aqb@hmsi.example")]
@@ -182,10 +170,38 @@ def generate(workspace: Workspace, count: int, now: datetime) -> dict[str, Any]:
     return {
         "agreements": count,
         "events": head.seq,
-        "reminders": len(reminders),
+        "reminders": reminder_id,
         "database_mb": workspace.database.stat().st_size / 1e6,
         "keys": keys,
     }
+
+
+def flush(
+    conn: sqlite3.Connection,
+    agreements: list[tuple[Any, ...]],
+    events: list[tuple[Any, ...]],
+    reminders: list[tuple[Any, ...]],
+) -> None:
+    """Insert what was generated so far and empty the lists."""
+    conn.executemany(
+        "INSERT INTO agreement (key, year, district, budget_cents, state, version, data, "
+        "created_at, updated_at, state_entered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*a, a[-1], a[-1]) for a in agreements],
+    )
+    conn.executemany(
+        "INSERT INTO audit_event (seq, agreement, at, actor, role, event, from_state, to_state, "
+        "comment, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        events,
+    )
+    conn.executemany(
+        "INSERT INTO reminder (id, identity, agreement, kind, recipients, due_at, "
+        "next_attempt_at, status, attempts, message_id, occurrence, max_occurrences, invite, "
+        "invite_sequence, late, created_at, finished_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 'none', 0, 0, ?, ?)",
+        reminders,
+    )
+    for generated in (agreements, events, reminders):
+        generated.clear()
 
 
 def _reminder(
