@@ -11,12 +11,11 @@ database, not with the answer.
 from __future__ import annotations
 
 import json
-import os
+import re
 import signal
 import sqlite3
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from startup import AQB, clean_env
 from workspace import MINISTRY, Workspace, migrated_workspace
 
 from aqb_workflow import services
@@ -228,12 +228,8 @@ def median_ms(action: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-AQB = str(Path(sys.executable).parent / "aqb")  # the installed command beside this Python
-
-
 def aqb_env(workspace: Workspace) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AQB_", "PYTHON"))}
-    return env | {"AQB_CONFIG": str(workspace.config)}
+    return clean_env({"AQB_CONFIG": str(workspace.config)})
 
 
 def cli(workspace: Workspace, *args: str) -> Callable[[], Any]:
@@ -443,53 +439,94 @@ def measure_scale(root: Path, quick: bool, runs: int) -> dict[str, Any]:
     for point in points(quick):
         print(f"  scale {point.name}: {point.agreements} agreements …", flush=True)
         found[point.name] = measure_point(root, point, runs)
-    return {"scale": found}
+    return {
+        "scale": found,
+        "scale_growth": growth(found),
+        "scale_table_scans": table_scans(found),
+    }
 
 
-SCALE_ROWS = (  # label, key, format
-    ("agreements", "agreements", "{:,}"),
-    ("audit events", "events", "{:,}"),
-    ("database", "database_mb", "{:.0f} MB"),
-    ("aqb list --year --state (process)", "list_ms", "{:.0f} ms"),
-    ("  its query (rows)", ("list_query_ms", "list_rows"), "{:.2f} ms ({})"),
-    ("aqb history KEY (process)", "history_ms", "{:.0f} ms"),
-    ("  its query (rows)", ("history_query_ms", "history_rows"), "{:.2f} ms ({})"),
-    ("aqb reminders list --due (process)", "reminders_due_ms", "{:.0f} ms"),
-    ("  its query (rows)", ("due_query_ms", "due_rows"), "{:.2f} ms ({})"),
-    ("states in use (every command)", "states_query_ms", "{:.2f} ms"),
-    ("daemon: claim the next due reminder", "daemon_claim_ms", "{:.2f} ms"),
-    ("audit verify --full", ("verify_full_s", "verify_full_checked"), "{:.2f} s ({:,} events)"),
+FLAT = "flat"  # must not grow with the database: large/small at most FLAT_LIMIT
+GROWS = "grows"  # grows with the database by design (a full check reads everything)
+FLAT_LIMIT = 2.0  # the database grows 100x (25x quick); a scan would grow with it
+SCALE_ROWS = (  # label, key(s), format, expectation
+    ("agreements", "agreements", "{:,}", ""),
+    ("audit events", "events", "{:,}", ""),
+    ("database", "database_mb", "{:.0f} MB", ""),
+    ("aqb list --year --state (process)", "list_ms", "{:.0f} ms", FLAT),
+    ("  its query (rows)", ("list_query_ms", "list_rows"), "{:.2f} ms ({})", FLAT),
+    ("aqb history KEY (process)", "history_ms", "{:.0f} ms", FLAT),
+    ("  its query (rows)", ("history_query_ms", "history_rows"), "{:.2f} ms ({})", FLAT),
+    ("aqb reminders list --due (process)", "reminders_due_ms", "{:.0f} ms", FLAT),
+    ("  its query (rows)", ("due_query_ms", "due_rows"), "{:.2f} ms ({})", FLAT),
+    ("states in use (every command)", "states_query_ms", "{:.2f} ms", FLAT),
+    ("daemon: claim the next due reminder", "daemon_claim_ms", "{:.2f} ms", FLAT),
+    ("daemon RSS after 3 passes", "daemon_rss_mb", "{:.1f} MB", FLAT),
     (
-        "audit verify after 26 more",
+        "audit verify --full",
+        ("verify_full_s", "verify_full_checked"),
+        "{:.2f} s ({:,} events)",
+        GROWS,
+    ),
+    (
+        "audit verify, 26 events later",
         ("verify_incremental_s", "verify_incremental_checked"),
         "{:.3f} s ({:,} events)",
+        "",
     ),
-    ("daemon RSS after 3 passes", "daemon_rss_mb", "{:.1f} MB"),
 )
+_TABLE_SCAN = re.compile(r"\bSCAN (agreement|audit_event|reminder|measure|contact)\b")
+
+
+def growth(scale: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """large / small for every measure that must stay flat."""
+    names = list(scale)
+    found = {}
+    for _label, key, _fmt, expect in SCALE_ROWS:
+        name = key[0] if isinstance(key, tuple) else key
+        first, last = scale[names[0]][name], scale[names[-1]][name]
+        if expect == FLAT and first:
+            found[name] = last / first
+    return found
+
+
+def table_scans(scale: dict[str, dict[str, Any]]) -> list[str]:
+    """Queries whose plan reads a whole table (or a whole index of it)."""
+    return [
+        f"{name}/{query}: {plan}"
+        for name, point in scale.items()
+        for query, plan in point["plans"].items()
+        if _TABLE_SCAN.search(plan)
+    ]
 
 
 def scale_table(scale: dict[str, dict[str, Any]]) -> str:
-    """One column per size; the last column is large / small (flat = about 1)."""
+    """One column per size, then large / small and whether it stayed flat."""
     names = list(scale)
-    header = ["scale", *(f"{n} ({scale[n]['agreements']:,})" for n in names), "large/small"]
+    header = [
+        "scale",
+        *(f"{n} ({scale[n]['agreements']:,})" for n in names),
+        "large/small",
+        "flat",
+    ]
     rows = [header]
-    for label, key, fmt in SCALE_ROWS:
+    for label, key, fmt, expect in SCALE_ROWS:
         keys = key if isinstance(key, tuple) else (key,)
         cells = [fmt.format(*(scale[n][k] for k in keys)) for n in names]
         first, last = scale[names[0]][keys[0]], scale[names[-1]][keys[0]]
-        ratio = f"{last / first:.2f}x" if first else ""
-        rows.append([label, *cells, ratio])
+        ratio = last / first if first else 0.0
+        verdict = {FLAT: "yes" if ratio <= FLAT_LIMIT else "NO", GROWS: "by design"}.get(expect, "")
+        rows.append([label, *cells, f"{ratio:.2f}x" if first else "", verdict])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     rows.insert(1, ["-" * w for w in widths])
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
-    scans = [
-        f"{n}/{q}: {plan}"
-        for n in names
-        for q, plan in scale[n]["plans"].items()
-        if "SCAN" in plan and "COVERING INDEX" not in plan
-    ]
+    scans = table_scans(scale)
     lines.append("")
-    lines.append("full table scans: " + ("; ".join(scans) if scans else "none"))
+    lines.append(
+        f"flat: large/small at most {FLAT_LIMIT:.1f}x while the database grows "
+        f"{scale[names[-1]]['events'] / scale[names[0]]['events']:.0f}x"
+    )
+    lines.append("queries reading a whole table: " + ("; ".join(scans) if scans else "none"))
     return "\n".join(lines)

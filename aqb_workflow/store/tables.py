@@ -1,151 +1,153 @@
-"""The schema, declared with SQLModel; created and changed only through Alembic migrations.
+"""The schema as SQLAlchemy Core tables; created and changed only through Alembic migrations.
 
 Instants are ISO 8601 text in UTC (``2024-07-01T08:00:00.000000+00:00``): the audit hash covers
 exactly what is stored, on SQLite and PostgreSQL alike. Money is integer cents.
+
+Plain Core tables, not SQLModel classes: nothing at run time uses ORM objects, and declaring the
+tables as pydantic models cost every command about a quarter of a second at start-up (pydantic
+and SQLModel imported, nine models built), measured in ``bench/`` (BENCHMARKS.md).
+``tests/integration/test_schema_drift.py`` proves these tables are exactly what the migrations
+build.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
 
 
-class AgreementRow(SQLModel, table=True):
-    __tablename__ = "agreement"
-    __table_args__ = (
-        UniqueConstraint("year", "district", name="uq_agreement_year_district"),
-        Index("ix_agreement_year_state", "year", "state"),
-        Index("ix_agreement_state", "state"),
-        Index("ix_agreement_district", "district"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True, max_length=80)
-    year: int
-    district: str = Field(max_length=60)
-    budget_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
-    state: str = Field(max_length=60)
-    version: int
-    data: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the recorded fields
-    created_at: str = Field(max_length=40)
-    updated_at: str = Field(max_length=40)
-    state_entered_at: str = Field(max_length=40)
+def _text(name: str, length: int, *, nullable: bool = False) -> Column[str]:
+    return Column(name, String(length), nullable=nullable)
 
 
-class MeasureRow(SQLModel, table=True):
-    __tablename__ = "measure"
-    __table_args__ = (Index("ix_measure_agreement", "agreement_id", "position"),)
+agreement = Table(
+    "agreement",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(80), nullable=False, unique=True),
+    Column("year", Integer, nullable=False),
+    _text("district", 60),
+    Column("budget_cents", BigInteger, nullable=False),
+    _text("state", 60),
+    Column("version", Integer, nullable=False),
+    Column("data", Text, nullable=False),  # JSON of the recorded fields
+    _text("created_at", 40),
+    _text("updated_at", 40),
+    _text("state_entered_at", 40),
+    UniqueConstraint("year", "district", name="uq_agreement_year_district"),
+    Index("ix_agreement_year_state", "year", "state"),
+    Index("ix_agreement_state", "state"),
+    Index("ix_agreement_district", "district"),
+)
 
-    id: int | None = Field(default=None, primary_key=True)
-    agreement_id: int = Field(foreign_key="agreement.id")
-    category: str = Field(max_length=40)
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    position: int
+measure = Table(
+    "measure",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agreement_id", Integer, ForeignKey("agreement.id"), nullable=False),
+    _text("category", 40),
+    Column("title", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Index("ix_measure_agreement", "agreement_id", "position"),
+)
 
+contact = Table(
+    "contact",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _text("district", 60, nullable=True),  # None: global (ministry, RP)
+    _text("role", 40),
+    _text("name", 200),
+    _text("email", 320),
+    Index("ix_contact_district", "district"),
+)
 
-class ContactRow(SQLModel, table=True):
-    __tablename__ = "contact"
-    __table_args__ = (Index("ix_contact_district", "district"),)
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    _text("agreement", 80, nullable=True),
+    _text("at", 40),
+    _text("actor", 200),
+    _text("role", 80),
+    _text("event", 60),
+    _text("from_state", 60, nullable=True),
+    _text("to_state", 60, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("payload", Text, nullable=False),
+    _text("prev_hash", 64),
+    _text("hash", 64),
+    Index("ix_audit_event_agreement", "agreement", "seq"),
+)
 
-    id: int | None = Field(default=None, primary_key=True)
-    district: str | None = Field(default=None, max_length=60)  # None: global (ministry, RP)
-    role: str = Field(max_length=40)
-    name: str = Field(max_length=200)
-    email: str = Field(max_length=320)
+# One row: the chain's last (seq, hash). Locking it serializes appends on every database.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    _text("hash", 64),
+)
 
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 
-class AuditEventRow(SQLModel, table=True):
-    __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_agreement", "agreement", "seq"),)
+# The outbox: a reminder planned inside a transition's transaction, sent by the daemon.
+reminder = Table(
+    "reminder",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("identity", String(300), nullable=False, unique=True),
+    _text("agreement", 80),
+    _text("kind", 60),
+    Column("recipients", Text, nullable=False),  # JSON list of roles
+    _text("due_at", 40),
+    _text("next_attempt_at", 40),
+    _text("status", 12),  # pending, sending, sent, failed, cancelled
+    Column("attempts", Integer, nullable=False),
+    _text("first_attempt_at", 40, nullable=True),
+    Column("last_error", Text, nullable=True),
+    _text("message_id", 200),
+    Column("occurrence", Integer, nullable=False),
+    Column("max_occurrences", Integer, nullable=False),
+    _text("invite", 10),
+    Column("invite_sequence", Integer, nullable=False),
+    Column("late", Boolean, nullable=False),
+    _text("claimed_by", 120, nullable=True),
+    _text("claimed_until", 40, nullable=True),
+    Column("sent_to", Text, nullable=True),
+    Column("note", Text, nullable=True),  # JSON
+    _text("created_at", 40),
+    _text("finished_at", 40, nullable=True),
+    Index("ix_reminder_due", "status", "next_attempt_at"),
+    Index("ix_reminder_agreement", "agreement", "status"),
+)
 
-    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    agreement: str | None = Field(default=None, max_length=80)
-    at: str = Field(max_length=40)
-    actor: str = Field(max_length=200)
-    role: str = Field(max_length=80)
-    event: str = Field(max_length=60)
-    from_state: str | None = Field(default=None, max_length=60)
-    to_state: str | None = Field(default=None, max_length=60)
-    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    payload: str = Field(sa_column=Column(Text, nullable=False))
-    prev_hash: str = Field(max_length=64)
-    hash: str = Field(max_length=64)
-
-
-class AuditHeadRow(SQLModel, table=True):
-    """One row: the chain's last (seq, hash). Locking it serializes appends on every database."""
-
-    __tablename__ = "audit_head"
-
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    seq: int
-    hash: str = Field(max_length=64)
-
-
-class MetaRow(SQLModel, table=True):
-    __tablename__ = "meta"
-
-    key: str = Field(primary_key=True, max_length=60)
-    value: str = Field(sa_column=Column(Text, nullable=False))
-
-
-agreement = AgreementRow.__table__  # type: ignore[attr-defined]
-measure = MeasureRow.__table__  # type: ignore[attr-defined]
-contact = ContactRow.__table__  # type: ignore[attr-defined]
-audit_event = AuditEventRow.__table__  # type: ignore[attr-defined]
-audit_head = AuditHeadRow.__table__  # type: ignore[attr-defined]
-meta = MetaRow.__table__  # type: ignore[attr-defined]
-metadata = SQLModel.metadata
-
-
-class ReminderRow(SQLModel, table=True):
-    """The outbox: a reminder planned inside a transition's transaction, sent by the daemon."""
-
-    __tablename__ = "reminder"
-    __table_args__ = (
-        Index("ix_reminder_due", "status", "next_attempt_at"),
-        Index("ix_reminder_agreement", "agreement", "status"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    identity: str = Field(unique=True, max_length=300)
-    agreement: str = Field(max_length=80)
-    kind: str = Field(max_length=60)
-    recipients: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of roles
-    due_at: str = Field(max_length=40)
-    next_attempt_at: str = Field(max_length=40)
-    status: str = Field(max_length=12)  # pending, sending, sent, failed, cancelled
-    attempts: int = 0
-    first_attempt_at: str | None = Field(default=None, max_length=40)
-    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    message_id: str = Field(max_length=200)
-    occurrence: int = 1
-    max_occurrences: int = 1
-    invite: str = Field(default="none", max_length=10)
-    invite_sequence: int = 0
-    late: bool = False
-    claimed_by: str | None = Field(default=None, max_length=120)
-    claimed_until: str | None = Field(default=None, max_length=40)
-    sent_to: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
-    created_at: str = Field(max_length=40)
-    finished_at: str | None = Field(default=None, max_length=40)
-
-
-reminder = ReminderRow.__table__  # type: ignore[attr-defined]
-
-
-class RefusalRow(SQLModel, table=True):
-    """A refused attempt (wrong role, foreign district): who tried what. Not in any chain."""
-
-    __tablename__ = "refusal"
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: str = Field(max_length=40)
-    actor: str = Field(max_length=200)
-    roles: str = Field(max_length=400)
-    action: str = Field(sa_column=Column(Text, nullable=False))
-    reason: str = Field(sa_column=Column(Text, nullable=False))
-
-
-refusal = RefusalRow.__table__  # type: ignore[attr-defined]
+# A refused attempt (wrong role, foreign district): who tried what. Not in any chain.
+refusal = Table(
+    "refusal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _text("at", 40),
+    _text("actor", 200),
+    _text("roles", 400),
+    Column("action", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
