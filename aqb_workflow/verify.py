@@ -3,15 +3,17 @@
 Incremental by default. After a clean verification the head (sequence number and hash) and each
 agreement's fold of its events (last to-state, number of state-bearing events) are saved beside
 the anchor (``<anchor>.verified``, store/checkpoint.py). The next run checks that the database
-still has that hash at that sequence number, then recomputes only the events after it, continues
-the fold from the saved one, and compares every agreement's state and version with it.
+still has that hash at that sequence number (and that the event there still hashes to it), then
+recomputes only the events after it, continues the fold from the saved one, and compares every
+agreement's state and version with it.
 
-What the incremental run does not see: a change inside the verified prefix that leaves the
-stored hash of its last event as it was: an event's content edited with its hash kept, an event
-deleted, rows swapped. Only ``full=True`` (``aqb audit verify --full``), which recomputes every
-event from the first, finds those. A changed hash at the prefix's end (what rewriting the prefix
-with recomputed hashes leaves), any change to the events after it, an agreement's state or
-version changed or the agreement deleted, and a cut-off tail are found either way.
+What the incremental run does not see: a change inside the verified prefix, before its last
+event, that leaves that last event as it was: an earlier event's content edited with its hash
+kept, an event deleted, rows swapped. Only ``full=True`` (``aqb audit verify --full``), which
+recomputes every event from the first, finds those. A change to the prefix's last event (or its
+hash, which rewriting the prefix with recomputed hashes changes), any change to the events after
+it, an agreement's state or version changed or the agreement deleted, and a cut-off tail are
+found either way.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from aqb_workflow.bootstrap import App
-from aqb_workflow.domain.audit import AuditRecord, Head, check_anchor, verify_chain
+from aqb_workflow.domain.audit import AuditRecord, Head, check_anchor, compute_hash, verify_chain
 from aqb_workflow.errors import AuditBroken
 from aqb_workflow.store import queries
 from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Fold, Unusable
@@ -120,8 +122,9 @@ def _resume_point(
     if saved.head.seq == 0:
         return genesis, "the verified prefix is empty"
     seq = saved.head.seq
-    stored = queries.hash_at(conn, seq)
-    if stored is None:
+    found = queries.record_at(conn, seq)
+    stored = None if found is None else found.hash
+    if found is None:
         last = queries.last_seq(conn)
         if last < seq:
             raise AuditBroken(
@@ -132,6 +135,12 @@ def _resume_point(
         raise AuditBroken(
             f"audit chain broken at event {seq}: missing, but verified before "
             "(aqb audit verify --full names the first bad event)",
+            seq,
+        )
+    if stored == saved.head.hash and compute_hash(found.content(), found.prev_hash) != stored:
+        raise AuditBroken(
+            f"audit chain broken at event {seq}: its content no longer matches its hash "
+            "(changed after it was verified)",
             seq,
         )
     if stored != saved.head.hash:

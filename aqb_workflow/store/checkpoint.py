@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aqb_workflow.domain.audit import Head
+
+MAX_SEQ = 2**31 - 1  # audit_event.seq is an INTEGER column
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 Fold = dict[str, tuple[str, int]]
 """Per agreement: the to-state of its last state-bearing event and how many there were."""
@@ -61,7 +64,9 @@ class Checkpoints:
             fold = _fold(data["fold"])
             if not isinstance(owner, str) or not isinstance(digest, str):
                 raise TypeError
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
+                raise TypeError
+            if not _SHA256.fullmatch(digest):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             raise Unusable(f"{self.path} is unreadable") from None
@@ -81,13 +86,14 @@ class Checkpoints:
             ensure_ascii=False,
         )
         folder = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        # one temp file per process (verifiers run side by side under the shared lock); created
+        # like the anchor, so it gets the same permissions (the umask decides)
+        tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with open(tmp, "w", encoding="utf-8") as handle:
                 handle.write(data + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -4,8 +4,13 @@ A transition runs about ten statements; through ``Connection.execute`` each cost
 SQLAlchemy bookkeeping around the 10 µs the database needs (measured in ``bench/``). The
 statements stay SQLAlchemy Core expressions (one definition of the SQL, for SQLite and
 PostgreSQL alike); only their execution skips the machinery. They run on the same connection,
-inside the same transaction, and driver errors are raised as SQLAlchemy's, so error handling is
-unchanged.
+inside the same transaction, and driver errors are raised as SQLAlchemy's exception classes,
+so ``translate_errors`` treats them as before.
+
+What a ``Direct`` statement does not do, so use it only where that is fine: no Python-side
+column defaults (give every value), no type conversion of results (SQLite returns 0/1 for a
+boolean), no expanding ``IN`` lists, no engine events or echo logging, no invalidation of a
+dropped connection (PostgreSQL's pool checks connections before use).
 """
 
 from __future__ import annotations
@@ -37,16 +42,24 @@ class Direct:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+        found = self._compiled.get((dialect.name, dialect.driver))
         if found is None:
             compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+            if compiled.post_compile_params or compiled.literal_execute_params:
+                raise TypeError("Direct cannot run expanding IN or literal-execute parameters")
             names = tuple(compiled.positiontup) if compiled.positional else None
-            # literals in the expression (``id == 1``) are bound parameters with a value
-            fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            found = self._compiled[dialect.name] = _Compiled(compiled.string, names, fixed)
+            # literals in the expression (``id == 1``, ``.values(x=None)``) are bound
+            # parameters with a value of their own; the caller gives the others
+            fixed = {
+                name: compiled.params[name]
+                for bind, name in compiled.bind_names.items()
+                if not bind.required
+            }
+            found = _Compiled(compiled.string, names, fixed)
+            self._compiled[(dialect.name, dialect.driver)] = found
         return found
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
@@ -62,6 +75,9 @@ class Direct:
             raise DBAPIError.instance(
                 sql, values, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
             ) from exc
+        except BaseException:
+            cursor.close()
+            raise
         return cursor
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
@@ -84,6 +100,14 @@ class Direct:
         cursor = self.run(conn, params)
         try:
             return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def lastrowid(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
+        """Run an INSERT; the new row's id as the driver reports it (SQLite)."""
+        cursor = self.run(conn, params)
+        try:
+            return cursor.lastrowid
         finally:
             cursor.close()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from aqb_workflow.errors import AqbError, ConfigError, Conflict
 
@@ -115,3 +115,8 @@ def translate_errors() -> Iterator[None]:
         if "no such table" in text or ("does not exist" in text and "relation" in text):
             raise ConfigError("the database has no aqb schema yet; run: aqb init") from None
         raise ConfigError(f"database error: {text.splitlines()[0]}") from None
+    except ProgrammingError as exc:  # PostgreSQL: a missing table is UndefinedTable
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        if "does not exist" in text and "relation" in text:
+            raise ConfigError("the database has no aqb schema yet; run: aqb init") from None
+        raise

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
@@ -54,52 +54,53 @@ def replan(
     for item in wanted:
         if item.identity in existing:
             continue
-        new_id = PLAN.returning(
-            conn,
-            {
-                "identity": item.identity,
-                "agreement": key,
-                "kind": item.kind,
-                "recipients": json.dumps(list(item.to)),
-                "due_at": format_utc(item.due_at),
-                "next_attempt_at": format_utc(item.due_at),
-                "status": "pending",
-                "attempts": 0,
-                "message_id": message_id(item.identity, key),
-                "occurrence": item.occurrence,
-                "max_occurrences": item.max_occurrences,
-                "invite": item.invite,
-                "invite_sequence": sequence,
-                "late": False,
-                "created_at": stamp,
-            },
-        )
-        planned.append(int(new_id))
+        row = _pending(item.identity, key, item.kind, item.to, item.due_at, stamp)
+        row |= {
+            "occurrence": item.occurrence,
+            "max_occurrences": item.max_occurrences,
+            "invite": item.invite,
+            "invite_sequence": sequence,
+        }
+        planned.append(_insert(conn, row))
     return Replanned(planned, cancelled)
 
 
-_PLANNED_COLUMNS = [
-    "identity",
-    "agreement",
-    "kind",
-    "recipients",
-    "due_at",
-    "next_attempt_at",
-    "status",
-    "attempts",
-    "message_id",
-    "occurrence",
-    "max_occurrences",
-    "invite",
-    "invite_sequence",
-    "late",
-    "created_at",
-]
-PLAN = Direct(
-    insert(t.reminder)
-    .values({name: bindparam(name) for name in _PLANNED_COLUMNS})
-    .returning(t.reminder.c.id)
+def _pending(
+    identity: str, key: str, kind: str, to: Sequence[str], due: datetime, created: str
+) -> dict[str, Any]:
+    """A new pending reminder row: one occurrence, no invite, unless the caller says more."""
+    stamp = format_utc(due)
+    return {
+        "identity": identity,
+        "agreement": key,
+        "kind": kind,
+        "recipients": json.dumps(list(to)),
+        "due_at": stamp,
+        "next_attempt_at": stamp,
+        "status": "pending",
+        "attempts": 0,
+        "message_id": message_id(identity, key),
+        "occurrence": 1,
+        "max_occurrences": 1,
+        "invite": "none",
+        "invite_sequence": 0,
+        "late": False,
+        "note": None,
+        "created_at": created,
+    }
+
+
+def _insert(conn: Connection, row: dict[str, Any]) -> int:
+    """Insert a reminder row; its new id (SQLite: the cursor's lastrowid, elsewhere RETURNING)."""
+    if conn.dialect.name == "sqlite":
+        return int(PLAN.lastrowid(conn, row))
+    return int(PLAN_RETURNING.returning(conn, row))
+
+
+_PLAN = insert(t.reminder).values(
+    {name: bindparam(name) for name in _pending("", "", "", (), datetime.fromtimestamp(0, UTC), "")}
 )
+PLAN, PLAN_RETURNING = Direct(_PLAN), Direct(_PLAN.returning(t.reminder.c.id))
 OF_AGREEMENT = Direct(
     select(t.reminder.c.id, t.reminder.c.identity, t.reminder.c.status).where(
         t.reminder.c.agreement == bindparam("key")
@@ -113,6 +114,7 @@ class Existing(NamedTuple):
     status: str
 
 
+# Stays on conn.execute: an expanding IN list cannot be compiled once (store/direct.py).
 CANCEL = (
     update(t.reminder)
     .where(t.reminder.c.id.in_(bindparam("ids", expanding=True)), t.reminder.c.status == "pending")
@@ -133,29 +135,9 @@ def add_one(
     exists = conn.execute(select(t.reminder.c.id).where(t.reminder.c.identity == identity))
     if exists.first() is not None:
         return None
-    stamp = format_utc(due)
-    result = conn.execute(
-        insert(t.reminder).values(
-            identity=identity,
-            agreement=key,
-            kind=kind,
-            recipients=json.dumps(list(to)),
-            due_at=stamp,
-            next_attempt_at=stamp,
-            status="pending",
-            attempts=0,
-            message_id=message_id(identity, key),
-            occurrence=1,
-            max_occurrences=1,
-            invite="none",
-            invite_sequence=0,
-            late=False,
-            created_at=stamp,
-            note=json.dumps(note, ensure_ascii=False) if note else None,
-        )
-    )
-    row = result.inserted_primary_key
-    return int(row[0]) if row is not None else None
+    row = _pending(identity, key, kind, to, due, format_utc(due))
+    row["note"] = json.dumps(note, ensure_ascii=False) if note else None
+    return _insert(conn, row)
 
 
 def claim(

@@ -90,6 +90,13 @@ _EVENTS_AFTER = Direct(
 )
 
 
+_EVENT_AT = Direct(
+    select(*(t.audit_event.c[name] for name in AuditRecord.__dataclass_fields__)).where(
+        t.audit_event.c.seq == bindparam("seq")
+    )
+)
+
+
 def audit_records(conn: Connection, after: int = 0, batch: int = 5000) -> Iterator[AuditRecord]:
     """All events after ``after`` in sequence order, fetched in batches (flat memory)."""
     last = after
@@ -97,9 +104,15 @@ def audit_records(conn: Connection, after: int = 0, batch: int = 5000) -> Iterat
         rows = _EVENTS_AFTER.all(conn, {"after": last, "batch": batch})
         if not rows:
             return
-        for row in rows:
-            yield AuditRecord(*row)
-        last = rows[-1][0]
+        records = [AuditRecord(*row) for row in rows]  # columns in the dataclass's order
+        yield from records
+        last = records[-1].seq
+
+
+def record_at(conn: Connection, seq: int) -> AuditRecord | None:
+    """The event with this sequence number, as stored."""
+    rows = _EVENT_AT.all(conn, {"seq": seq})
+    return AuditRecord(*rows[0]) if rows else None
 
 
 def hash_at(conn: Connection, seq: int) -> str | None:

@@ -50,7 +50,8 @@ SAVE = Direct(
         state_entered_at=bindparam("state_entered_at"),
     )
 )
-APPEND = Direct(insert(t.audit_event))
+_EVENT_COLUMNS = tuple(AuditRecord.__dataclass_fields__)
+APPEND = Direct(insert(t.audit_event).values({name: bindparam(name) for name in _EVENT_COLUMNS}))
 MOVE_HEAD = Direct(
     update(t.audit_head)
     .where(t.audit_head.c.id == 1)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.conftest import make_workspace, run_cli
 from tests.paths import bring_to
 
 BROKEN_CONFIGS = [
@@ -112,3 +115,13 @@ def test_database_without_schema_says_run_init(tmp_path, workspace, cli):
     result = cli("list", expect=2)
     assert "aqb init" in result.stderr
     assert not workspace.database.exists()
+
+
+def test_a_database_without_the_schema_says_to_run_init(tmp_path: Path) -> None:
+    """SQLite: no database file yet; PostgreSQL: an empty database (a missing relation)."""
+    ws = make_workspace(tmp_path / "fresh")
+    for args in ("list", "history 2024-giessen", "audit verify"):
+        result = run_cli(ws, args, expect=None)
+        assert result.returncode != 0, args
+        assert "aqb init" in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -43,20 +43,25 @@ def test_another_chains(store):
         store.read("other")
 
 
+HASH = "a" * 64  # a well-formed SHA-256, so each case below is wrong for its own reason
+
+
 @pytest.mark.parametrize(
     "data",
     [
         "not json",
         "[]",
-        {"chain": CHAIN, "seq": 7, "hash": "x"},
-        {"chain": CHAIN, "seq": "7", "hash": "x", "fold": {}},
-        {"chain": CHAIN, "seq": -1, "hash": "x", "fold": {}},
-        {"chain": CHAIN, "seq": True, "hash": "x", "fold": {}},
+        {"chain": CHAIN, "seq": 7, "hash": HASH},
+        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {}},  # not a SHA-256
+        {"chain": CHAIN, "seq": 2**31, "hash": HASH, "fold": {}},  # beyond any seq
+        {"chain": CHAIN, "seq": "7", "hash": HASH, "fold": {}},
+        {"chain": CHAIN, "seq": -1, "hash": HASH, "fold": {}},
+        {"chain": CHAIN, "seq": True, "hash": HASH, "fold": {}},
         {"chain": CHAIN, "seq": 7, "hash": 7, "fold": {}},
-        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": []},
-        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {"k": ["closed"]}},
-        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {"k": ["closed", "6"]}},
-        {"chain": CHAIN, "seq": 7, "hash": "x", "fold": {"k": [None, 6]}},
+        {"chain": CHAIN, "seq": 7, "hash": HASH, "fold": []},
+        {"chain": CHAIN, "seq": 7, "hash": HASH, "fold": {"k": ["closed"]}},
+        {"chain": CHAIN, "seq": 7, "hash": HASH, "fold": {"k": ["closed", "6"]}},
+        {"chain": CHAIN, "seq": 7, "hash": HASH, "fold": {"k": [None, 6]}},
     ],
 )
 def test_unreadable(store, data):
