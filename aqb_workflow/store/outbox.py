@@ -48,8 +48,8 @@ def replan(
     cancelled = [
         row.id for row in rows if row.status == "pending" and row.identity not in wanted_ids
     ]
-    if cancelled:
-        conn.execute(CANCEL, {"ids": cancelled, "stamp": stamp})
+    for reminder_id in cancelled:  # one or two per transition
+        CANCEL.write(conn, {"id": reminder_id, "stamp": stamp})
     planned = []
     for item in wanted:
         if item.identity in existing:
@@ -114,10 +114,9 @@ class Existing(NamedTuple):
     status: str
 
 
-# Stays on conn.execute: an expanding IN list cannot be compiled once (store/direct.py).
-CANCEL = (
+CANCEL = Direct(
     update(t.reminder)
-    .where(t.reminder.c.id.in_(bindparam("ids", expanding=True)), t.reminder.c.status == "pending")
+    .where(t.reminder.c.id == bindparam("id"), t.reminder.c.status == "pending")
     .values(status="cancelled", finished_at=bindparam("stamp"), last_error="cancelled by event")
 )
 
