@@ -57,8 +57,11 @@ MOVE_HEAD = Direct(
     .where(t.audit_head.c.id == 1)
     .values(seq=bindparam("seq"), hash=bindparam("hash"))
 )
-_HEAD = select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1)
-HEAD, HEAD_FOR_UPDATE = Direct(_HEAD), Direct(_HEAD.with_for_update())
+# FOR UPDATE serializes appends on PostgreSQL; SQLite's compiler leaves it out (its BEGIN
+# IMMEDIATE already lets one writer in at a time).
+HEAD = Direct(
+    select(t.audit_head.c.seq, t.audit_head.c.hash).where(t.audit_head.c.id == 1).with_for_update()
+)
 _LOAD = select(t.agreement).where(t.agreement.c.key == bindparam("key"))
 LOAD, LOAD_FOR_UPDATE = Direct(_LOAD), Direct(_LOAD.with_for_update())
 MEASURES = (
@@ -267,7 +270,7 @@ class UnitOfWork:
             # the chain id never changes once the schema exists: read it once per database
             self._chain = self.db.chain_id or chain_id(self.conn)
             self.db.chain_id = self._chain
-        row = (HEAD if self.db.is_sqlite else HEAD_FOR_UPDATE).first(self.conn)
+        row = HEAD.first(self.conn)
         head = Head(row["seq"], row["hash"]) if row else Head()
         content = AuditRecord(
             seq=head.seq + 1,
