@@ -6,6 +6,7 @@ python scripts/cli_reference.py --check  # exit 1 if README.md has drifted
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -45,10 +46,17 @@ def updated(text: str) -> str:
     return text[:start] + reference() + text[end:]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Write the README's command reference from the real --help texts."
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="Only check: exit 1 if the README is out of date."
+    )
+    args = parser.parse_args(argv)
     text = README.read_text(encoding="utf-8")
     new = updated(text)
-    if "--check" in sys.argv:
+    if args.check:
         if new != text:
             print("README.md command reference is out of date: run scripts/cli_reference.py")
             return 1
