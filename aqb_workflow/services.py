@@ -87,24 +87,38 @@ def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str
     with UnitOfWork(app.db, app.anchor) as uow:
         if uow.exists(agreement.key):
             raise Conflict(f"agreement {agreement.key} exists already")
-        uow.add(agreement, format_utc(now))
         payload: dict[str, Any] = {"year": year, "district": entry.slug, "budget_cents": cents}
-        reminders = _replan(app, uow, agreement.key, now)
-        if reminders:
-            payload["reminders"] = reminders
-        uow.append(
-            Event(
-                agreement=agreement.key,
-                event="created",
-                actor=actor.display,
-                role=role,
-                at=now,
-                to_state=agreement.state,
-                payload=payload,
-            )
-        )
+        write_new(app, uow, agreement, actor.display, role, now, payload)
         uow.commit()
     return agreement.key
+
+
+def write_new(
+    app: App,
+    uow: UnitOfWork,
+    agreement: Agreement,
+    actor: str,
+    role: str,
+    now: datetime,
+    payload: dict[str, Any],
+) -> None:
+    """A new agreement inside ``uow``: its row, its planned reminders and its ``created``
+    event (whose payload also names the reminders)."""
+    uow.add(agreement, format_utc(now))
+    reminders = _replan(app, uow, agreement.key, now)
+    if reminders:
+        payload = {**payload, "reminders": reminders}
+    uow.append(
+        Event(
+            agreement=agreement.key,
+            event="created",
+            actor=actor,
+            role=role,
+            at=now,
+            to_state=agreement.state,
+            payload=payload,
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,6 @@ def _resume_point(
         return genesis, "the verified prefix is empty"
     seq = saved.head.seq
     found = queries.record_at(conn, seq)
-    stored = None if found is None else found.hash
     if found is None:
         last = queries.last_seq(conn)
         if last < seq:
@@ -137,13 +136,14 @@ def _resume_point(
             "(aqb audit verify --full names the first bad event)",
             seq,
         )
-    if stored == saved.head.hash and compute_hash(found.content(), found.prev_hash) != stored:
+    rehashed = compute_hash(found.content(), found.prev_hash)
+    if found.hash == saved.head.hash and rehashed != found.hash:
         raise AuditBroken(
             f"audit chain broken at event {seq}: its content no longer matches its hash "
             "(changed after it was verified)",
             seq,
         )
-    if stored != saved.head.hash:
+    if found.hash != saved.head.hash:
         raise AuditBroken(
             f"audit chain broken at or before event {seq}: its hash differs from the one "
             f"verified before, so the verified prefix 1–{seq} was changed "

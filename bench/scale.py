@@ -217,7 +217,7 @@ def _reminder(
 # -- measuring --------------------------------------------------------------------------------
 
 
-def median_ms(
+def time_ms(
     action: Callable[[], Any], runs: int, pick: Callable[[list[float]], float] = statistics.median
 ) -> tuple[float, Any]:
     """Wall time of ``runs`` calls after one warm-up (the median, or what ``pick`` says), and
@@ -270,7 +270,6 @@ class Statements:
             return " | ".join(dict.fromkeys(found))
         finally:
             conn.close()
-        self.seen.clear()
 
 
 def in_process(workspace: Workspace, now: datetime, key: str, runs: int) -> dict[str, Any]:
@@ -285,7 +284,7 @@ def in_process(workspace: Workspace, now: datetime, key: str, runs: int) -> dict
         event.remove(app.db.reader, "before_cursor_execute", seen._record)
         if app.db.writer is not app.db.reader:
             event.remove(app.db.writer, "before_cursor_execute", seen._record)
-        return median_ms(action, runs, pick=min)  # sub-millisecond: the best run is steadiest
+        return time_ms(action, runs, pick=min)  # sub-millisecond: the best run is steadiest
 
     try:
         with app.db.read() as conn:
@@ -419,11 +418,11 @@ def measure_point(root: Path, point: Point, runs: int) -> dict[str, Any]:
     keys = made.pop("keys")
     result: dict[str, Any] = {**made, "generate_s": time.perf_counter() - start}
     key = keys[len(keys) // 2 - len(keys) // 2 % 10]  # a closed one: 10 events
-    result["list_ms"], listed = median_ms(
+    result["list_ms"], listed = time_ms(
         cli(workspace, "list", "--year", str(QUERY_YEAR), "--state", QUERY_STATE, "--json"), runs
     )
-    result["history_ms"], history = median_ms(cli(workspace, "history", key, "--json"), runs)
-    result["reminders_due_ms"], due = median_ms(
+    result["history_ms"], history = time_ms(cli(workspace, "history", key, "--json"), runs)
+    result["reminders_due_ms"], due = time_ms(
         cli(workspace, "reminders", "list", "--due", "--json"), runs
     )
     result |= {

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from workspace import MINISTRY, NOW, Workspace
 
 from aqb_workflow import services
 from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.formats import format_utc
-from aqb_workflow.domain.model import Agreement, Event, agreement_key
+from aqb_workflow.domain.model import Agreement, agreement_key
 from aqb_workflow.domain.reminders import plan
 from aqb_workflow.store.unit_of_work import UnitOfWork, load_agreement
 
@@ -41,10 +40,9 @@ def seed_agreements(workspace: Workspace, count: int) -> list[str]:
             _drafted(app, FIRST_YEAR + i // len(slugs), slugs[i % len(slugs)]) for i in range(count)
         ]
         with UnitOfWork(app.db, app.anchor) as uow:
-            for agreement in agreements:
-                uow.add(agreement, format_utc(NOW))
-                reminders = services._replan(app, uow, agreement.key, NOW)
-                uow.append(_created(agreement, reminders))
+            for a in agreements:
+                payload = {"year": a.year, "district": a.district, "budget_cents": a.budget_cents}
+                services.write_new(app, uow, a, MINISTRY.display, "ministry", NOW, payload)
             uow.commit()
     finally:
         app.db.dispose()
@@ -54,27 +52,6 @@ def seed_agreements(workspace: Workspace, count: int) -> list[str]:
 def _drafted(app: App, year: int, slug: str) -> Agreement:
     key = agreement_key(year, slug)
     return Agreement(key, year, slug, 126_680_000, app.workflow.initial, 1)
-
-
-def _created(agreement: Agreement, reminders: dict[str, list[int]]) -> Event:
-    payload: dict[str, Any] = {
-        "year": agreement.year,
-        "district": agreement.district,
-        "budget_cents": 126_680_000,
-    }
-    if reminders:
-        payload["reminders"] = reminders
-    return Event(
-        agreement.key,
-        "created",
-        MINISTRY.display,
-        "ministry",
-        NOW,
-        None,
-        agreement.state,
-        None,
-        payload,
-    )
 
 
 def reminders_after_fire(workspace: Workspace, keys: Sequence[str]) -> dict[str, list[dict]]:

@@ -84,7 +84,7 @@ def open_year(
     progress: Callable[[list[Gebietskoerperschaft]], Iterable[Gebietskoerperschaft]] = _each,
 ) -> Opened:
     """Create the year's drafted agreements in one transaction; report created and skipped."""
-    from aqb_workflow.services import _replan
+    from aqb_workflow.services import write_new
 
     if not 2000 <= year <= 2100:
         raise BadInput(f"year: {year} is not a budget year")
@@ -135,7 +135,6 @@ def open_year(
                 state=app.workflow.initial,
                 version=1,
             )
-            uow.add(agreement, stamp)
             payload: dict[str, Any] = {
                 "year": year,
                 "district": entry.slug,
@@ -143,20 +142,7 @@ def open_year(
                 "opened_from": previous_key if previous is not None else None,
                 "budget_from": origin,
             }
-            reminders = _replan(app, uow, key, now)
-            if reminders:
-                payload["reminders"] = reminders
-            uow.append(
-                Event(
-                    agreement=key,
-                    event="created",
-                    actor=actor.display,
-                    role=role,
-                    at=now,
-                    to_state=agreement.state,
-                    payload=payload,
-                )
-            )
+            write_new(app, uow, agreement, actor.display, role, now, payload)
             copied = 0
             if previous is not None:
                 agreement_id = uow.agreement_id(key)
