@@ -3,10 +3,11 @@
 Per transition: flock, BEGIN IMMEDIATE, SELECT the agreement, UPDATE it (state, data, version,
 updated_at, state_entered_at; WHERE key AND version), SELECT its reminders, cancel the pending
 ones the new state no longer wants (one UPDATE for all; aqb runs one per reminder, in the
-benchmark there is one), INSERT the new ones (each with its Message-ID hashed as aqb does), SELECT the audit head, INSERT the audit
-event hashed exactly as aqb does (SHA-256 over canonical JSON of the columns and the previous
-hash; the payload names the reminders planned and cancelled), UPDATE the head, COMMIT, then
-the anchor: temp file + fsync + rename + fsync of the folder, and unlock.
+benchmark there is one), INSERT the new ones (each with its Message-ID hashed as aqb does),
+SELECT the audit head, INSERT the audit event hashed exactly as aqb does (SHA-256 over
+canonical JSON of the columns and the previous hash; the payload names the reminders planned
+and cancelled), UPDATE the head, COMMIT, then the anchor: temp file + fsync + rename + fsync
+of the folder, and unlock.
 
 Which reminders the new state wants is handed in (``wanted``, computed by aqb's planner before
 the clock starts): the floor does the writes, not the planning.
