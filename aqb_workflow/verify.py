@@ -1,19 +1,19 @@
 """``aqb audit verify``: the chain, the anchor, and the agreements against their own history.
 
-Incremental by default. After a clean verification the head (sequence number and hash) and each
-agreement's fold of its events (last to-state, number of state-bearing events) are saved beside
+Incremental by default, so its cost follows what happened since the last clean run, not the size
+of the database. After a clean verification the head (sequence number and hash) is saved beside
 the anchor (``<anchor>.verified``, store/checkpoint.py). The next run checks that the database
-still has that hash at that sequence number (and that the event there still hashes to it), then
-recomputes only the events after it, continues the fold from the saved one, and compares every
-agreement's state and version with it.
+still has that hash at that sequence number (and that the event there still hashes to it),
+recomputes only the events after it, and for every agreement those new events name re-hashes its
+whole history and compares its state and version with the fold of that history.
 
 What the incremental run does not see: a change inside the verified prefix, before its last
-event, that leaves that last event as it was: an earlier event's content edited with its hash
-kept, an event deleted, rows swapped. Only ``full=True`` (``aqb audit verify --full``), which
-recomputes every event from the first, finds those. A change to the prefix's last event (or its
-hash, which rewriting the prefix with recomputed hashes changes), any change to the events after
-it, an agreement's state or version changed or the agreement deleted, and a cut-off tail are
-found either way.
+event, to an event of an agreement that has no new events (its content edited with its hash
+kept, an event deleted, rows swapped), and an agreement without new events changed or deleted
+behind aqb's back. Only ``full=True`` (``aqb audit verify --full``), which recomputes every event
+from the first and compares every agreement, finds those. A change to the prefix's last event (or
+its hash, which rewriting the prefix with recomputed hashes changes), any change to the events
+after it or to the history of an agreement they name, and a cut-off tail are found either way.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.audit import AuditRecord, Head, check_anchor, compute_hash, verify_chain
 from aqb_workflow.errors import AuditBroken
 from aqb_workflow.store import queries
-from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Fold, Unusable
+from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Unusable
 from aqb_workflow.store.unit_of_work import chain_id
+
+Fold = dict[str, tuple[str, int]]
+"""Per agreement: the to-state of its last state-bearing event and how many there were."""
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Report:
     head_seq: int
     head_hash: str
     agreements: int
+    """Agreements compared with their history: all of them, or those the new events name."""
     warnings: list[str] = field(default_factory=list)
     prefix_seq: int = 0
     """Events 1..prefix_seq were verified by an earlier run and not recomputed (0: none)."""
@@ -59,13 +63,16 @@ def verify(app: App, full: bool = False) -> Report:
         with app.db.read() as conn:
             chain = chain_id(conn)
             start, why_full = _resume_point(conn, checkpoints, chain, full)
-            folded: Fold = dict(start.fold)
+            folded: Fold = {}
+            named: set[str] = set()
 
             def walk() -> Iterator[AuditRecord]:
                 for record in queries.audit_records(conn, after=start.head.seq):
-                    if record.agreement is not None and record.to_state is not None:
-                        _state, count = folded.get(record.agreement, ("", 0))
-                        folded[record.agreement] = (record.to_state, count + 1)
+                    if record.agreement is not None:
+                        named.add(record.agreement)
+                        if record.to_state is not None:
+                            _state, count = folded.get(record.agreement, ("", 0))
+                            folded[record.agreement] = (record.to_state, count + 1)
                     yield record
 
             verdict = verify_chain(walk(), start=start.head)
@@ -76,13 +83,17 @@ def verify(app: App, full: bool = False) -> Report:
                 if found is not None:
                     hashes[anchor.seq] = found
             check_anchor(verdict, anchor, hashes)
-            summary = queries.agreement_summary(conn)
+            if start.head.seq == 0:
+                summary = queries.agreement_summary(conn)
+            else:
+                folded = _refold(conn, sorted(named), start.head.seq)
+                summary = queries.agreement_states(conn, sorted(named))
         _compare(folded, summary)
         report = Report(
             checked=verdict.checked,
             head_seq=verdict.head.seq,
             head_hash=verdict.head.hash,
-            agreements=len(summary),
+            agreements=len(folded.keys() | summary.keys()),
             warnings=verdict.warnings,
             prefix_seq=start.head.seq,
             why_full=why_full,
@@ -90,7 +101,7 @@ def verify(app: App, full: bool = False) -> Report:
         if verdict.warnings:
             # Only a cleanly verified and anchored head becomes the next run's starting point.
             return report
-        done = Checkpoint(chain, verdict.head, folded)
+        done = Checkpoint(chain, verdict.head)
         if why_full is None and done == start:  # nothing new since the saved prefix
             report.checkpoint_saved = True
             return report
@@ -151,6 +162,28 @@ def _resume_point(
             seq,
         )
     return saved, None
+
+
+def _refold(conn: Connection, keys: list[str], prefix_seq: int) -> Fold:
+    """The fold of each agreement's whole history, its events in the verified prefix re-hashed
+    (those after it were just verified in the chain)."""
+    folded: Fold = {}
+    for key in keys:
+        state, count = "", 0
+        for record in queries.history(conn, key):
+            if record.seq <= prefix_seq and compute_hash(record.content(), record.prev_hash) != (
+                record.hash
+            ):
+                raise AuditBroken(
+                    f"audit chain broken at event {record.seq}: its content no longer matches "
+                    f"its hash (an event of {key}, changed after it was verified)",
+                    record.seq,
+                )
+            if record.to_state is not None:
+                state, count = record.to_state, count + 1
+        if count:
+            folded[key] = (state, count)
+    return folded
 
 
 def _compare(folded: Fold, summary: dict[str, tuple[str, int]]) -> None:

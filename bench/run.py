@@ -74,6 +74,8 @@ def measure_transitions(root: Path, count: int, rounds: int) -> dict[str, Any]:
         "transition_ratio": aqb_rate / floor_rate,
         "transition_ms": 1000 / aqb_rate,
         "sqlite_floor_ms": 1000 / floor_rate,
+        "floor_anchor_ms": 1000 * floor.anchor_seconds / floor.done,
+        "floor_without_anchor_per_s": floor.done / (floor.seconds - floor.anchor_seconds),
         "floor_matches_aqb": same_contents(aqb_ws, floor_ws),
         "audit_verified": audit_ok(aqb_ws) and audit_ok(floor_ws),
     }
@@ -168,6 +170,12 @@ def transition_rows(r: dict[str, Any]) -> list[Row]:
             f"plain sqlite3 floor ({n})",
             f"{r['sqlite_floor_per_s']:.0f} /s",
             f"{r['sqlite_floor_ms']:.2f} ms each",
+            "",
+        ),
+        (
+            "  of which the anchor write",
+            f"{r['floor_anchor_ms']:.2f} ms each",
+            f"without it: {r['floor_without_anchor_per_s']:.0f} /s",
             "",
         ),
         (

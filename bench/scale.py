@@ -335,9 +335,11 @@ def audit_verify(workspace: Workspace, keys: Sequence[str], now: datetime) -> di
         app.clock = FixedClock(now)  # type: ignore[misc]
         for key in drafted:
             services.fire(app, MINISTRY, key, "sign_ministry", {"on": "2024-07-01", "by": "HH"})
+        seen = Statements(app.db.reader)
         start = time.perf_counter()
         incremental = verify(app)
         incremental_s = time.perf_counter() - start
+        plan = seen.plans(workspace.database)
     finally:
         app.db.dispose()
     return {
@@ -345,6 +347,8 @@ def audit_verify(workspace: Workspace, keys: Sequence[str], now: datetime) -> di
         "verify_full_checked": full.checked,
         "verify_incremental_s": incremental_s,
         "verify_incremental_checked": incremental.checked,
+        "verify_incremental_agreements": incremental.agreements,
+        "verify_incremental_plan": plan,
     }
 
 
@@ -432,6 +436,7 @@ def measure_point(root: Path, point: Point, runs: int) -> dict[str, Any]:
     }
     result |= in_process(workspace, now, key, 50)
     result |= audit_verify(workspace, keys, now)
+    result["plans"]["verify_incremental"] = result.pop("verify_incremental_plan")
     result |= daemon_memory(workspace)
     return result
 
@@ -474,7 +479,7 @@ SCALE_ROWS = (  # label, key(s), format, expectation
         "audit verify, 26 events later",
         ("verify_incremental_s", "verify_incremental_checked"),
         "{:.3f} s ({:,} events)",
-        "",
+        FLAT,
     ),
 )
 _TABLE_SCAN = re.compile(r"\bSCAN (agreement|audit_event|reminder|measure|contact)\b")

@@ -24,9 +24,10 @@ def verify(full: bool, as_json: bool) -> None:
 
     Incremental: events verified by an earlier run (the prefix, saved beside the anchor in
     <anchor>.verified) are not recomputed; the hash of the prefix's last event must be unchanged,
-    and only the newer events are checked. --full recomputes every event (as does the first run,
-    or one without a usable saved prefix); only that finds an event inside the prefix that was
-    changed with its stored hash left alone.
+    the newer events are checked, and each agreement they name has its whole history re-hashed
+    and its state and version compared. --full recomputes every event and compares every
+    agreement (as does the first run, or one without a usable saved prefix); only that finds a
+    change, made with the stored hash left alone, to an agreement that has no new events.
 
     Exit 0 and what was checked, or exit 1 naming the first event found changed, removed,
     inserted, reordered or cut off.
@@ -66,9 +67,14 @@ def verify(full: bool, as_json: bool) -> None:
             f"{_events(report.checked, 'new ')} checked after the verified prefix "
             f"1–{report.prefix_seq} (aqb audit verify --full recomputes all)"
         )
+    if report.full:
+        matched = f"all {report.agreements} agreements match their history"
+    elif report.agreements == 1:
+        matched = "the 1 agreement with new events matches its history"
+    else:
+        matched = f"the {report.agreements} agreements with new events match their history"
     click.echo(
-        f"audit chain ok: {what}, head {report.head_seq} "
-        f"({report.head_hash[:12]}…), {report.agreements} agreements match their history"
+        f"audit chain ok: {what}, head {report.head_seq} ({report.head_hash[:12]}…), {matched}"
     )
 
 

@@ -1,10 +1,9 @@
 """The verified prefix of the audit chain, kept beside the anchor so ``audit verify`` can resume.
 
 ``<anchor>.verified`` holds, for one chain, the head of the last clean verification (sequence
-number and hash) and each agreement's fold of its events up to there (last to-state, number of
-state-bearing events). It lives outside the database with the same trust as the anchor: someone
-who can change the database alone cannot move it. Written with temp file + fsync + rename, so a
-reader sees the old checkpoint or the new one, never half.
+number and hash): a few bytes, whatever the size of the log. It lives outside the database with
+the same trust as the anchor: someone who can change the database alone cannot move it. Written
+with temp file + fsync + rename, so a reader sees the old checkpoint or the new one, never half.
 
 Reading never fails the caller: a missing, unreadable or foreign checkpoint is ``Unusable``, and
 ``audit verify`` then recomputes the whole chain.
@@ -16,7 +15,7 @@ import contextlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aqb_workflow.domain.audit import Head
@@ -24,15 +23,11 @@ from aqb_workflow.domain.audit import Head
 MAX_SEQ = 2**31 - 1  # audit_event.seq is an INTEGER column
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
-Fold = dict[str, tuple[str, int]]
-"""Per agreement: the to-state of its last state-bearing event and how many there were."""
-
 
 @dataclass(frozen=True)
 class Checkpoint:
     chain: str
     head: Head
-    fold: Fold = field(default_factory=dict)
 
 
 class Unusable(Exception):
@@ -61,7 +56,6 @@ class Checkpoints:
             owner = data["chain"]
             seq = data["seq"]
             digest = data["hash"]
-            fold = _fold(data["fold"])
             if not isinstance(owner, str) or not isinstance(digest, str):
                 raise TypeError
             if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
@@ -72,7 +66,7 @@ class Checkpoints:
             raise Unusable(f"{self.path} is unreadable") from None
         if owner != chain:
             raise Unusable(f"{self.path} belongs to another database (chain {owner})")
-        return Checkpoint(owner, Head(seq, digest), fold)
+        return Checkpoint(owner, Head(seq, digest))
 
     def write(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint atomically and durably; OSError if the folder is not writable."""
@@ -81,9 +75,7 @@ class Checkpoints:
                 "chain": checkpoint.chain,
                 "seq": checkpoint.head.seq,
                 "hash": checkpoint.head.hash,
-                "fold": {key: [state, count] for key, (state, count) in checkpoint.fold.items()},
-            },
-            ensure_ascii=False,
+            }
         )
         folder = self.path.parent
         # one temp file per process (verifiers run side by side under the shared lock); created
@@ -104,17 +96,3 @@ class Checkpoints:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-
-
-def _fold(value: object) -> Fold:
-    if not isinstance(value, dict):
-        raise TypeError
-    fold: Fold = {}
-    for key, entry in value.items():
-        if not isinstance(entry, list) or len(entry) != 2:
-            raise TypeError
-        state, count = entry
-        if not isinstance(state, str) or not isinstance(count, int) or isinstance(count, bool):
-            raise TypeError
-        fold[str(key)] = (state, count)
-    return fold

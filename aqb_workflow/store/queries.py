@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text
@@ -131,6 +131,17 @@ _SUMMARY = Direct(select(t.agreement.c.key, t.agreement.c.state, t.agreement.c.v
 def agreement_summary(conn: Connection) -> dict[str, tuple[str, int]]:
     """Every agreement's (state, version), read in one go (``audit verify`` compares them all)."""
     return {key: (state, version) for key, state, version in _SUMMARY.all(conn)}
+
+
+def agreement_states(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """(state, version) of the named agreements that exist."""
+    found: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(keys), 500):
+        query = select(t.agreement.c.key, t.agreement.c.state, t.agreement.c.version).where(
+            t.agreement.c.key.in_(keys[start : start + 500])
+        )
+        found |= {key: (state, version) for key, state, version in conn.execute(query)}
+    return found
 
 
 def contacts(conn: Connection, district: str | None = None) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """``audit verify`` resumes after the verified prefix; ``--full`` recomputes the whole chain.
 
 What the incremental run must still find: any change to the events after the prefix, a changed
-hash at the prefix's end, a cut-off tail, and agreements changed behind aqb's back. What only
-``--full`` finds: an event inside the prefix changed with its stored hash left as it was.
+hash at the prefix's end, a cut-off tail, and the agreements the new events name changed behind
+aqb's back or with an old event changed. What only ``--full`` finds: an event inside the prefix
+changed with its stored hash left as it was, and an agreement without new events changed.
 """
 
 from __future__ import annotations
@@ -148,28 +149,70 @@ def test_the_prefix_end_changed_with_its_hash_kept_is_found_incrementally(app, h
         verify(app, full=True)
 
 
-def test_a_state_changed_behind_aqbs_back_is_found_incrementally(app, history):
+def test_a_state_changed_behind_aqbs_back_is_found_once_the_agreement_has_new_events(app, history):
     verify(app)
+    advance(app)
     history.sql("update agreement set state = 'closed' where key = ?", (WETTERAU,))
     with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} is closed"):
         verify(app)
 
 
-def test_a_version_changed_behind_aqbs_back_is_found_incrementally(app, history):
+def test_a_version_changed_behind_aqbs_back_is_found_once_the_agreement_has_new_events(
+    app, history
+):
     verify(app)
     advance(app)
-    history.sql("update agreement set version = version + 1 where key = '2024-giessen'")
-    with pytest.raises(AuditBroken, match="agreement 2024-giessen is closed"):
+    history.sql("update agreement set version = version + 1 where key = ?", (WETTERAU,))
+    with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} is notice_issued"):
         verify(app)
 
 
-def test_a_deleted_agreement_is_found_incrementally(app, history):
+def test_a_deleted_agreement_with_new_events_is_found_incrementally(app, history):
     verify(app)
+    advance(app)
     (agreement_id,) = history.sql("select id from agreement where key = ?", (WETTERAU,))[0]
     history.sql("delete from measure where agreement_id = ?", (agreement_id,))
     history.sql("delete from agreement where id = ?", (agreement_id,))
     with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} has audit events"):
         verify(app)
+
+
+@pytest.mark.parametrize(
+    "tamper, found",
+    [
+        ("update agreement set state = 'drafted' where key = '2024-giessen'", "is drafted"),
+        ("update agreement set version = 99 where key = '2024-giessen'", "(version 99)"),
+        ("delete from agreement where key = '2024-giessen'", "no longer exists"),
+    ],
+)
+def test_an_agreement_without_new_events_changed_behind_aqbs_back_needs_full(
+    app, history, tamper, found
+):
+    """The other limit, on purpose: only the agreements the new events name are compared, so
+    the run costs what happened since the last one, not the size of the database."""
+    verify(app)
+    advance(app)
+    history.sql(
+        "delete from measure where agreement_id in (select id from agreement "
+        "where key = '2024-giessen')"
+    )
+    history.sql(tamper)
+    resumed = verify(app)
+    assert (resumed.checked, resumed.agreements) == (1, 1)
+    with pytest.raises(AuditBroken, match="agreement 2024-giessen") as caught:
+        verify(app, full=True)
+    assert found in str(caught.value)
+
+
+def test_an_old_event_of_an_agreement_with_new_events_is_rehashed(app, history):
+    """Inside the prefix, but its agreement has new events: its whole history is re-hashed."""
+    verify(app)
+    (seq,) = history.sql("select min(seq) from audit_event where agreement = ?", (WETTERAU,))[0]
+    history.sql("update audit_event set actor = 'someone else' where seq = ?", (seq,))
+    advance(app)
+    with pytest.raises(AuditBroken, match=f"event {seq}: its content no longer matches") as caught:
+        verify(app)
+    assert caught.value.seq == seq and WETTERAU in str(caught.value)
 
 
 def test_without_a_checkpoint_the_whole_chain_is_checked(app, history, saved):
@@ -263,6 +306,8 @@ def test_the_cli_says_what_it_checked(app, history, cli):
     total = count(history)
     first = cli("audit verify").stdout
     assert f"{total} events checked (the whole chain; no verified prefix saved yet)" in first
+    agreements = history.sql("select count(*) from agreement")[0][0]
+    assert f"all {agreements} agreements match their history" in first
     cli("transition 2024-wetterau issue_notice on=2024-08-05 ref=AZ", actor="rp-kassel")
     second = cli("audit verify").stdout
     assert (
@@ -270,6 +315,7 @@ def test_the_cli_says_what_it_checked(app, history, cli):
         "(aqb audit verify --full recomputes all)"
     ) in second
     assert f"head {total + 1} (" in second
+    assert "the 1 agreement with new events matches its history" in second
 
     full = json.loads(cli("audit verify --full --json").stdout)
     assert full["ok"] and full["full"] and full["why_full"] == "--full was given"
