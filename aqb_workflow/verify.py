@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter
 
 from sqlalchemy import Connection
 
@@ -166,23 +168,28 @@ def _resume_point(
 
 def _refold(conn: Connection, keys: list[str], prefix_seq: int) -> Fold:
     """The fold of each agreement's whole history, its events in the verified prefix re-hashed
-    (those after it were just verified in the chain)."""
+    (those after it were just verified in the chain). A changed one is named by the lowest
+    sequence number, as the full check would."""
     folded: Fold = {}
-    for key in keys:
+    changed: dict[int, str] = {}
+    for key, records in groupby(queries.histories(conn, keys), key=attrgetter("agreement")):
         state, count = "", 0
-        for record in queries.history(conn, key):
+        for record in records:
             if record.seq <= prefix_seq and compute_hash(record.content(), record.prev_hash) != (
                 record.hash
             ):
-                raise AuditBroken(
-                    f"audit chain broken at event {record.seq}: its content no longer matches "
-                    f"its hash (an event of {key}, changed after it was verified)",
-                    record.seq,
-                )
+                changed[record.seq] = key
             if record.to_state is not None:
                 state, count = record.to_state, count + 1
         if count:
             folded[key] = (state, count)
+    if changed:
+        seq = min(changed)
+        raise AuditBroken(
+            f"audit chain broken at event {seq}: its content no longer matches its hash "
+            f"(an event of {changed[seq]}, changed after it was verified)",
+            seq,
+        )
     return folded
 
 

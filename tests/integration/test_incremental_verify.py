@@ -14,6 +14,7 @@ import pytest
 
 from aqb_workflow import services
 from aqb_workflow.errors import AuditBroken
+from aqb_workflow.store import queries
 from aqb_workflow.store.checkpoint import Checkpoints
 from aqb_workflow.verify import verify
 from tests.conftest import MINISTRY, RP
@@ -339,3 +340,32 @@ def test_the_cli_says_what_it_checked(app, history, cli):
         "error": "audit chain broken at event 2: changed",
         "first_bad_seq": 2,
     }
+
+
+def test_of_two_changed_old_events_the_lower_is_named(app, history):
+    """As the full check would: the first bad sequence number, whichever agreement it is of."""
+    fulda = bring_to(app, "drafted", district="fulda")
+    advance(app)  # the prefix ends in neither event changed below
+    verify(app)
+    first = {
+        key: history.sql("select min(seq) from audit_event where agreement = ?", (key,))[0][0]
+        for key in (WETTERAU, fulda)
+    }
+    assert first[WETTERAU] < first[fulda]
+    for seq in first.values():
+        history.sql("update audit_event set actor = 'someone else' where seq = ?", (seq,))
+    services.fire(app, *STEPS[0][2:], fulda, STEPS[0][0], STEPS[0][1])
+    advance(app)
+    with pytest.raises(AuditBroken, match=f"an event of {WETTERAU}") as caught:
+        verify(app)
+    assert caught.value.seq == first[WETTERAU]
+
+
+def test_histories_come_grouped_and_in_order_across_batches(app, history):
+    keys = [k for (k,) in history.sql("select key from agreement order by key")]
+    with app.db.read() as conn:
+        records = list(queries.histories(conn, keys, batch=1))
+    expected = history.sql(
+        "select agreement, seq from audit_event where agreement is not null order by agreement, seq"
+    )
+    assert [(r.agreement, r.seq) for r in records] == [tuple(row) for row in expected]
