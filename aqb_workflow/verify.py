@@ -1,27 +1,28 @@
 """``aqb audit verify``: the chain, the anchor, and the agreements against their own history.
 
 Incremental by default, so its cost follows what happened since the last clean run, not the size
-of the database. After a clean verification the head (sequence number and hash) is saved beside
+of the database. After a clean verification the head (sequence number and hash) and each
+agreement's fold of its events (last to-state, number of state-bearing events) are saved beside
 the anchor (``<anchor>.verified``, store/checkpoint.py). The next run checks that the database
 still has that hash at that sequence number (and that the event there still hashes to it),
-recomputes only the events after it, and for every agreement those new events name re-hashes its
-whole history and compares its state and version with the fold of that history.
+recomputes only the events after it, and for each agreement those new events name carries the
+saved fold on and compares the agreement's state and version with it. Only those agreements'
+folds are read and written.
 
 What the incremental run does not see: a change inside the verified prefix, before its last
-event, to an event of an agreement that has no new events (its content edited with its hash
-kept, an event deleted, rows swapped), and an agreement without new events changed or deleted
-behind aqb's back. Only ``full=True`` (``aqb audit verify --full``), which recomputes every event
-from the first and compares every agreement, finds those. A change to the prefix's last event (or
-its hash, which rewriting the prefix with recomputed hashes changes), any change to the events
-after it or to the history of an agreement they name, and a cut-off tail are found either way.
+event, that leaves that last event as it was (an earlier event's content edited with its hash
+kept, an event deleted, rows swapped), and a change to the row of an agreement that has no new
+events. Only ``full=True`` (``aqb audit verify --full``), which recomputes every event from the
+first and compares every agreement, finds those. A change to the prefix's last event (or its
+hash, which rewriting the prefix with recomputed hashes changes), any change to the events after
+it, the row of an agreement they name changed or deleted (its saved fold is the record of what
+was verified), and a cut-off tail are found either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import attrgetter
 
 from sqlalchemy import Connection
 
@@ -29,11 +30,8 @@ from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.audit import AuditRecord, Head, check_anchor, compute_hash, verify_chain
 from aqb_workflow.errors import AuditBroken
 from aqb_workflow.store import queries
-from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Unusable
+from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Fold, Unusable
 from aqb_workflow.store.unit_of_work import chain_id
-
-Fold = dict[str, tuple[str, int]]
-"""Per agreement: the to-state of its last state-bearing event and how many there were."""
 
 
 @dataclass
@@ -62,72 +60,110 @@ def verify(app: App, full: bool = False) -> Report:
     there is no usable prefix); raise AuditBroken naming the first bad event found."""
     checkpoints = Checkpoints.beside(app.anchor.path)
     with app.anchor.locked(exclusive=False):
-        with app.db.read() as conn:
-            chain = chain_id(conn)
-            start, why_full = _resume_point(conn, checkpoints, chain, full)
-            folded: Fold = {}
-            named: set[str] = set()
-
-            def walk() -> Iterator[AuditRecord]:
-                for record in queries.audit_records(conn, after=start.head.seq):
-                    if record.agreement is not None:
-                        named.add(record.agreement)
-                        if record.to_state is not None:
-                            _state, count = folded.get(record.agreement, ("", 0))
-                            folded[record.agreement] = (record.to_state, count + 1)
-                    yield record
-
-            verdict = verify_chain(walk(), start=start.head)
-            anchor = app.anchor.read(chain)
-            hashes = {}
-            if anchor is not None:
-                found = queries.hash_at(conn, anchor.seq)
-                if found is not None:
-                    hashes[anchor.seq] = found
-            check_anchor(verdict, anchor, hashes)
-            if start.head.seq == 0:
-                summary = queries.agreement_summary(conn)
-            else:
-                folded = _refold(conn, sorted(named), start.head.seq)
-                summary = queries.agreement_states(conn, sorted(named))
-        _compare(folded, summary)
-        report = Report(
-            checked=verdict.checked,
-            head_seq=verdict.head.seq,
-            head_hash=verdict.head.hash,
-            agreements=len(folded.keys() | summary.keys()),
-            warnings=verdict.warnings,
-            prefix_seq=start.head.seq,
-            why_full=why_full,
-        )
-        if verdict.warnings:
-            # Only a cleanly verified and anchored head becomes the next run's starting point.
-            return report
-        done = Checkpoint(chain, verdict.head)
-        if why_full is None and done == start:  # nothing new since the saved prefix
-            report.checkpoint_saved = True
-            return report
         try:
-            checkpoints.write(done)
-        except OSError as exc:
-            report.warnings.append(
-                f"cannot save the verified prefix to {checkpoints.path}: "
-                f"{exc.strerror or exc}; the next verify cannot start after event "
-                f"{verdict.head.seq}"
-            )
+            return _run(app, checkpoints, "--full was given" if full else None)
+        except _Restart as restart:
+            return _run(app, checkpoints, restart.why)
+
+
+class _Restart(Exception):
+    """The saved folds turned out unusable mid-run: start again with the whole chain."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _run(app: App, checkpoints: Checkpoints, why_full: str | None) -> Report:
+    with app.db.read() as conn:
+        chain = chain_id(conn)
+        start, why_full = _resume_point(conn, checkpoints, chain, why_full)
+        new: Fold = {}  # what the events after the prefix add: last to-state, how many
+        named: set[str] = set()
+
+        def walk() -> Iterator[AuditRecord]:
+            for record in queries.audit_records(conn, after=start.head.seq):
+                if record.agreement is not None:
+                    named.add(record.agreement)
+                    if record.to_state is not None:
+                        _state, count = new.get(record.agreement, ("", 0))
+                        new[record.agreement] = (record.to_state, count + 1)
+                yield record
+
+        verdict = verify_chain(walk(), start=start.head)
+        anchor = app.anchor.read(chain)
+        hashes = {}
+        if anchor is not None:
+            found = queries.hash_at(conn, anchor.seq)
+            if found is not None:
+                hashes[anchor.seq] = found
+        check_anchor(verdict, anchor, hashes)
+        keys = sorted(named)
+        if why_full is not None:
+            saved: Fold = {}
+            folded = new
+            summary = queries.agreement_summary(conn)
         else:
+            try:
+                saved = checkpoints.folds(keys)
+            except Unusable as exc:
+                raise _Restart(str(exc)) from None
+            folded = _continue(saved, new, keys)
+            summary = queries.agreement_states(conn, keys)
+    _compare(folded, summary)
+    report = Report(
+        checked=verdict.checked,
+        head_seq=verdict.head.seq,
+        head_hash=verdict.head.hash,
+        agreements=len(folded.keys() | summary.keys()),
+        warnings=verdict.warnings,
+        prefix_seq=start.head.seq,
+        why_full=why_full,
+    )
+    if verdict.warnings:
+        # Only a cleanly verified and anchored head becomes the next run's starting point.
+        return report
+    done = Checkpoint(chain, verdict.head)
+    if why_full is None and done == start:  # nothing new since the saved prefix
+        report.checkpoint_saved = True
+        return report
+    try:
+        if why_full is not None:
+            checkpoints.replace(done, folded)
             report.checkpoint_saved = True
+        else:
+            changed = {key: fold for key, fold in folded.items() if saved.get(key) != fold}
+            # False: another verify, side by side, moved the file on first; it stays as it left it
+            report.checkpoint_saved = checkpoints.advance(start, done, changed)
+    except (OSError, Unusable) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        report.warnings.append(
+            f"cannot save the verified prefix to {checkpoints.path}: {reason}; "
+            f"the next verify cannot start after event {verdict.head.seq}"
+        )
     return report
 
 
+def _continue(saved: Fold, new: Fold, keys: list[str]) -> Fold:
+    """Each named agreement's saved fold carried on by its new events."""
+    folded: Fold = {}
+    for key in keys:
+        state, count = saved.get(key, ("", 0))
+        if key in new:
+            state, count = new[key][0], count + new[key][1]
+        if count:
+            folded[key] = (state, count)
+    return folded
+
+
 def _resume_point(
-    conn: Connection, checkpoints: Checkpoints, chain: str, full: bool
+    conn: Connection, checkpoints: Checkpoints, chain: str, why_full: str | None
 ) -> tuple[Checkpoint, str | None]:
     """Where this run starts: the saved verified prefix, checked against the database, or the
-    genesis with the reason why."""
+    genesis with the reason why (``why_full``: the caller already knows it must be)."""
     genesis = Checkpoint(chain, Head())
-    if full:
-        return genesis, "--full was given"
+    if why_full is not None:
+        return genesis, why_full
     try:
         saved = checkpoints.read(chain)
     except Unusable as exc:
@@ -164,33 +200,6 @@ def _resume_point(
             seq,
         )
     return saved, None
-
-
-def _refold(conn: Connection, keys: list[str], prefix_seq: int) -> Fold:
-    """The fold of each agreement's whole history, its events in the verified prefix re-hashed
-    (those after it were just verified in the chain). A changed one is named by the lowest
-    sequence number, as the full check would."""
-    folded: Fold = {}
-    changed: dict[int, str] = {}
-    for key, records in groupby(queries.histories(conn, keys), key=attrgetter("agreement")):
-        state, count = "", 0
-        for record in records:
-            if record.seq <= prefix_seq and compute_hash(record.content(), record.prev_hash) != (
-                record.hash
-            ):
-                changed[record.seq] = key
-            if record.to_state is not None:
-                state, count = record.to_state, count + 1
-        if count:
-            folded[key] = (state, count)
-    if changed:
-        seq = min(changed)
-        raise AuditBroken(
-            f"audit chain broken at event {seq}: its content no longer matches its hash "
-            f"(an event of {changed[seq]}, changed after it was verified)",
-            seq,
-        )
-    return folded
 
 
 def _compare(folded: Fold, summary: dict[str, tuple[str, int]]) -> None:

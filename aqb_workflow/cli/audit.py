@@ -24,10 +24,11 @@ def verify(full: bool, as_json: bool) -> None:
 
     Incremental: events verified by an earlier run (the prefix, saved beside the anchor in
     <anchor>.verified) are not recomputed; the hash of the prefix's last event must be unchanged,
-    the newer events are checked, and each agreement they name has its whole history re-hashed
-    and its state and version compared. --full recomputes every event and compares every
-    agreement (as does the first run, or one without a usable saved prefix); only that finds a
-    change, made with the stored hash left alone, to an agreement that has no new events.
+    the newer events are checked, and each agreement they name has its state and version
+    compared with its saved history carried on by them. --full recomputes every event and
+    compares every agreement (as does the first run, or one without a usable saved prefix);
+    only that finds an event inside the prefix changed with its stored hash left alone, and an
+    agreement without new events changed behind aqb's back.
 
     Exit 0 and what was checked, or exit 1 naming the first event found changed, removed,
     inserted, reordered or cut off.
@@ -52,6 +53,7 @@ def verify(full: bool, as_json: bool) -> None:
                 "checked": report.checked,
                 "head": {"seq": report.head_seq, "hash": report.head_hash},
                 "agreements": report.agreements,
+                "agreements_scope": "all" if report.full else "named by the new events",
                 "checkpoint_saved": report.checkpoint_saved,
                 "warnings": report.warnings,
             }
@@ -69,6 +71,8 @@ def verify(full: bool, as_json: bool) -> None:
         )
     if report.full:
         matched = f"all {report.agreements} agreements match their history"
+    elif report.agreements == 0:
+        matched = "no agreement has new events"
     elif report.agreements == 1:
         matched = "the 1 agreement with new events matches its history"
     else:

@@ -1,27 +1,45 @@
 """The verified prefix of the audit chain, kept beside the anchor so ``audit verify`` can resume.
 
-``<anchor>.verified`` holds, for one chain, the head of the last clean verification (sequence
-number and hash): a few bytes, whatever the size of the log. It lives outside the database with
-the same trust as the anchor: someone who can change the database alone cannot move it. Written
-with temp file + fsync + rename, so a reader sees the old checkpoint or the new one, never half.
+``<anchor>.verified`` is a small SQLite file holding, for one chain, the head of the last clean
+verification (sequence number and hash) and each agreement's fold of its events up to there
+(last to-state, number of state-bearing events), keyed by agreement. A run reads and updates only
+the folds of the agreements its new events name, so its cost follows what happened since the
+last run, not the number of agreements. The file lives outside the database with the same trust
+as the anchor: someone who can change the database alone cannot move it.
+
+Written two ways, each all or nothing: an incremental run advances the file in one transaction,
+and only if nobody advanced it since this run read it (two verifiers may run side by side); a
+full run builds a new file and renames it over the old one (temp file + fsync + rename).
 
 Reading never fails the caller: a missing, unreadable or foreign checkpoint is ``Unusable``, and
-``audit verify`` then recomputes the whole chain.
+``audit verify`` then recomputes the whole chain. A checkpoint written as JSON by an earlier
+version is unreadable in this sense, so the first run after an upgrade is a full one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aqb_workflow.domain.audit import Head
 
 MAX_SEQ = 2**31 - 1  # audit_event.seq is an INTEGER column
+FORMAT = 2  # PRAGMA user_version of the file; 1 was the JSON file
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_BATCH = 500
+
+Fold = dict[str, tuple[str, int]]
+"""Per agreement: the to-state of its last state-bearing event and how many there were."""
+
+_SCHEMA = (
+    "CREATE TABLE head (chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TABLE fold (agreement TEXT PRIMARY KEY, state TEXT NOT NULL, events INTEGER NOT NULL)",
+)
 
 
 @dataclass(frozen=True)
@@ -42,51 +60,82 @@ class Checkpoints:
     def beside(cls, anchor: Path) -> Checkpoints:
         return cls(anchor.with_name(anchor.name + ".verified"))
 
+    # -- reading --------------------------------------------------------------------------
     def read(self, chain: str) -> Checkpoint:
-        """The checkpoint for ``chain``, or raise Unusable saying why there is none."""
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise Unusable("no verified prefix saved yet") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise Unusable(f"cannot read {self.path}: {reason}") from None
-        try:
-            data = json.loads(raw)
-            owner = data["chain"]
-            seq = data["seq"]
-            digest = data["hash"]
-            if not isinstance(owner, str) or not isinstance(digest, str):
-                raise TypeError
-            if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
-                raise TypeError
-            if not _SHA256.fullmatch(digest):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            raise Unusable(f"{self.path} is unreadable") from None
-        if owner != chain:
-            raise Unusable(f"{self.path} belongs to another database (chain {owner})")
-        return Checkpoint(owner, Head(seq, digest))
+        """The checkpoint's head for ``chain``, or raise Unusable saying why there is none."""
+        if not self.path.exists():
+            raise Unusable("no verified prefix saved yet")
+        with self._open() as conn:
+            found = self._head(conn)
+        if found.chain != chain:
+            raise Unusable(f"{self.path} belongs to another database (chain {found.chain})")
+        return found
 
-    def write(self, checkpoint: Checkpoint) -> None:
-        """Replace the checkpoint atomically and durably; OSError if the folder is not writable."""
-        data = json.dumps(
-            {
-                "chain": checkpoint.chain,
-                "seq": checkpoint.head.seq,
-                "hash": checkpoint.head.hash,
-            }
-        )
+    def folds(self, keys: Sequence[str]) -> Fold:
+        """The saved folds of the named agreements that have one; Unusable if one is malformed."""
+        fold: Fold = {}
+        with self._open() as conn:
+            for start in range(0, len(keys), _BATCH):
+                part = keys[start : start + _BATCH]
+                marks = ", ".join("?" * len(part))
+                rows = conn.execute(
+                    f"SELECT agreement, state, events FROM fold WHERE agreement IN ({marks})", part
+                )
+                for key, state, events in rows:
+                    if not isinstance(state, str) or type(events) is not int or events < 1:
+                        raise Unusable(f"{self.path} is unreadable")
+                    fold[key] = (state, events)
+        return fold
+
+    # -- writing --------------------------------------------------------------------------
+    def advance(self, start: Checkpoint, done: Checkpoint, changed: Fold) -> bool:
+        """Move the file from ``start`` to ``done`` with the ``changed`` folds, in one
+        transaction; False (nothing written) if the file no longer holds ``start``."""
+        with self._open() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._head(conn) != start:
+                    conn.execute("ROLLBACK")
+                    return False
+                self._write(conn, done, changed.items())
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return True
+
+    def replace(self, done: Checkpoint, fold: Fold) -> None:
+        """Write a new file with every fold and rename it over the old one; OSError if the
+        folder is not writable."""
         folder = self.path.parent
         # one temp file per process (verifiers run side by side under the shared lock); created
         # like the anchor, so it gets the same permissions (the umask decides)
         tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(data + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            tmp.unlink(missing_ok=True)
+            conn = _connect(tmp)
+            try:
+                conn.execute("PRAGMA journal_mode=OFF")  # a fresh file: the rename is the commit
+                conn.execute("BEGIN")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO head VALUES ('', 0, '')")
+                self._write(conn, done, fold.items())
+                conn.execute(f"PRAGMA user_version = {FORMAT}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, self.path)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise OSError(str(exc)) from None
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -96,3 +145,51 @@ class Checkpoints:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    # -- the file -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+        except sqlite3.Error as exc:
+            raise Unusable(f"cannot read {self.path}: {exc}") from None
+        conn.isolation_level = None
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
+                raise Unusable(f"{self.path} is unreadable")
+            yield conn
+        except sqlite3.DatabaseError:
+            raise Unusable(f"{self.path} is unreadable") from None
+        finally:
+            conn.close()
+
+    def _head(self, conn: sqlite3.Connection) -> Checkpoint:
+        rows = conn.execute("SELECT chain, seq, hash FROM head").fetchall()
+        if len(rows) != 1:
+            raise Unusable(f"{self.path} is unreadable")
+        chain, seq, digest = rows[0]
+        if not isinstance(chain, str) or not isinstance(digest, str) or type(seq) is not int:
+            raise Unusable(f"{self.path} is unreadable")
+        if not 0 <= seq <= MAX_SEQ or not _SHA256.fullmatch(digest):
+            raise Unusable(f"{self.path} is unreadable")
+        return Checkpoint(chain, Head(seq, digest))
+
+    @staticmethod
+    def _write(
+        conn: sqlite3.Connection, done: Checkpoint, folds: Iterable[tuple[str, tuple[str, int]]]
+    ) -> None:
+        conn.execute(
+            "UPDATE head SET chain = ?, seq = ?, hash = ?",
+            (done.chain, done.head.seq, done.head.hash),
+        )
+        conn.executemany(
+            "INSERT INTO fold VALUES (?, ?, ?) ON CONFLICT (agreement) "
+            "DO UPDATE SET state = excluded.state, events = excluded.events",
+            ((key, state, events) for key, (state, events) in folds),
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn

@@ -82,17 +82,6 @@ def history(conn: Connection, key: str) -> list[AuditRecord]:
     return [_record(row) for row in conn.execute(query)]
 
 
-def histories(conn: Connection, keys: Sequence[str], batch: int = 500) -> Iterator[AuditRecord]:
-    """The events of the named agreements, each agreement's together and in order."""
-    for start in range(0, len(keys), batch):
-        query = (
-            select(t.audit_event)
-            .where(t.audit_event.c.agreement.in_(keys[start : start + batch]))
-            .order_by(t.audit_event.c.agreement, t.audit_event.c.seq)
-        )
-        yield from (_record(row) for row in conn.execute(query))
-
-
 _EVENTS_AFTER = Direct(
     select(*(t.audit_event.c[name] for name in AuditRecord.__dataclass_fields__))
     .where(t.audit_event.c.seq > bindparam("after"))

@@ -9,13 +9,17 @@ changed with its stored hash left as it was, and an agreement without new events
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
 from aqb_workflow import services
+from aqb_workflow.domain.audit import Head
+from aqb_workflow.domain.model import Event
 from aqb_workflow.errors import AuditBroken
 from aqb_workflow.store import queries
-from aqb_workflow.store.checkpoint import Checkpoints
+from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints
+from aqb_workflow.store.unit_of_work import UnitOfWork
 from aqb_workflow.verify import verify
 from tests.conftest import MINISTRY, RP
 from tests.paths import STEPS, bring_to
@@ -49,7 +53,11 @@ def count(workspace):
 
 
 def saved_seq(path):
-    return json.loads(path.read_text(encoding="utf-8"))["seq"]
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("select seq from head").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def test_the_second_run_checks_only_the_new_events(app, history, saved):
@@ -103,7 +111,6 @@ def test_a_changed_hash_at_the_end_of_the_prefix_is_found(app, history):
 def test_the_prefix_rewritten_with_fresh_hashes_is_found(app, history):
     """Whoever recomputes the hashes from a changed event on changes the prefix's last hash."""
     from aqb_workflow.domain.audit import compute_hash
-    from aqb_workflow.store import queries
 
     head = verify(app).head_seq
     history.sql("update audit_event set actor = 'someone else' where seq = 2")
@@ -205,17 +212,6 @@ def test_an_agreement_without_new_events_changed_behind_aqbs_back_needs_full(
     assert found in str(caught.value)
 
 
-def test_an_old_event_of_an_agreement_with_new_events_is_rehashed(app, history):
-    """Inside the prefix, but its agreement has new events: its whole history is re-hashed."""
-    verify(app)
-    (seq,) = history.sql("select min(seq) from audit_event where agreement = ?", (WETTERAU,))[0]
-    history.sql("update audit_event set actor = 'someone else' where seq = ?", (seq,))
-    advance(app)
-    with pytest.raises(AuditBroken, match=f"event {seq}: its content no longer matches") as caught:
-        verify(app)
-    assert caught.value.seq == seq and WETTERAU in str(caught.value)
-
-
 def test_without_a_checkpoint_the_whole_chain_is_checked(app, history, saved):
     verify(app)
     advance(app)
@@ -226,20 +222,26 @@ def test_without_a_checkpoint_the_whole_chain_is_checked(app, history, saved):
     assert saved_seq(saved) == count(history)
 
 
+def other_chains(path):
+    Checkpoints(path).replace(Checkpoint("other", Head(1, "a" * 64)), {})
+
+
+def as_text(content):
+    return lambda path: path.write_text(content, encoding="utf-8")
+
+
 @pytest.mark.parametrize(
-    "content, why",
+    "spoil, why",
     [
-        ("not json", "is unreadable"),
-        ('{"chain": "c", "seq": 1}', "is unreadable"),
-        (
-            '{"chain": "other", "seq": 1, "hash": "' + "a" * 64 + '", "fold": {}}',
-            "belongs to another database",
-        ),
+        (as_text("not json"), "is unreadable"),
+        # what the previous version wrote (JSON): the first run after the upgrade is full
+        (as_text('{"chain": "c", "seq": 1, "hash": "' + "a" * 64 + '"}'), "is unreadable"),
+        (other_chains, "belongs to another database"),
     ],
 )
-def test_an_unusable_checkpoint_means_a_full_check(app, history, saved, content, why):
+def test_an_unusable_checkpoint_means_a_full_check(app, history, saved, spoil, why):
     verify(app)
-    saved.write_text(content, encoding="utf-8")
+    spoil(saved)
     report = verify(app)
     assert report.full and report.checked == count(history)
     assert why in report.why_full and report.warnings == []
@@ -290,10 +292,10 @@ def test_a_head_not_yet_anchored_is_not_saved_as_verified(app, history, saved):
 
 
 def test_a_checkpoint_that_cannot_be_written_is_a_warning(app, history, saved, monkeypatch):
-    def refuse(self, checkpoint):
+    def refuse(self, checkpoint, fold):
         raise PermissionError(13, "Permission denied", str(self.path))
 
-    monkeypatch.setattr(Checkpoints, "write", refuse)
+    monkeypatch.setattr(Checkpoints, "replace", refuse)
     report = verify(app)
     assert report.checked == count(history) and not report.checkpoint_saved
     assert report.warnings == [
@@ -324,6 +326,8 @@ def test_the_cli_says_what_it_checked(app, history, cli):
     assert full["checkpoint_saved"] and full["warnings"] == []
     resumed = json.loads(cli("audit verify --json").stdout)
     assert not resumed["full"] and resumed["why_full"] is None
+    assert (resumed["agreements"], resumed["agreements_scope"]) == (0, "named by the new events")
+    assert full["agreements_scope"] == "all"
     assert (resumed["verified_prefix"], resumed["from_seq"], resumed["checked"]) == (
         total + 1,
         total + 2,
@@ -332,7 +336,8 @@ def test_the_cli_says_what_it_checked(app, history, cli):
     assert resumed["head"]["seq"] == total + 1
 
     history.sql("update audit_event set actor = 'someone else' where seq = 2")
-    assert "audit chain ok" in cli("audit verify").stdout  # inside the prefix: not recomputed
+    again = cli("audit verify").stdout  # inside the prefix: not recomputed
+    assert "audit chain ok" in again and "no agreement has new events" in again
     assert "event 2" in cli("audit verify --full", expect=1).stderr
     broken = json.loads(cli("audit verify --full --json", expect=1).stdout)
     assert broken == {
@@ -342,30 +347,64 @@ def test_the_cli_says_what_it_checked(app, history, cli):
     }
 
 
-def test_of_two_changed_old_events_the_lower_is_named(app, history):
-    """As the full check would: the first bad sequence number, whichever agreement it is of."""
-    fulda = bring_to(app, "drafted", district="fulda")
-    advance(app)  # the prefix ends in neither event changed below
+def stateless_event(app, key):
+    """What the daemon writes when it sends a reminder: an event naming the agreement, no state."""
+    with UnitOfWork(app.db, app.anchor) as uow:
+        uow.append(Event(key, "reminder_sent", "system", "system", app.clock.now(), payload={}))
+        uow.commit()
+
+
+def test_an_agreement_named_only_by_an_event_without_state_is_compared(app, history):
     verify(app)
-    first = {
-        key: history.sql("select min(seq) from audit_event where agreement = ?", (key,))[0][0]
-        for key in (WETTERAU, fulda)
-    }
-    assert first[WETTERAU] < first[fulda]
-    for seq in first.values():
-        history.sql("update audit_event set actor = 'someone else' where seq = ?", (seq,))
-    services.fire(app, *STEPS[0][2:], fulda, STEPS[0][0], STEPS[0][1])
-    advance(app)
-    with pytest.raises(AuditBroken, match=f"an event of {WETTERAU}") as caught:
+    history.sql("update agreement set state = 'closed' where key = ?", (WETTERAU,))
+    stateless_event(app, WETTERAU)
+    with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} is closed"):
         verify(app)
-    assert caught.value.seq == first[WETTERAU]
 
 
-def test_histories_come_grouped_and_in_order_across_batches(app, history):
-    keys = [k for (k,) in history.sql("select key from agreement order by key")]
-    with app.db.read() as conn:
-        records = list(queries.histories(conn, keys, batch=1))
-    expected = history.sql(
-        "select agreement, seq from audit_event where agreement is not null order by agreement, seq"
+def test_old_history_cut_to_match_a_lowered_version_is_found_by_the_saved_fold(app, history):
+    """The saved fold is the record of what was verified: an old state-bearing event deleted and
+    the version lowered to match does not pass once the agreement has new events."""
+    verify(app)
+    advance(app)  # the prefix's last event is not the one deleted below
+    verify(app)
+    (seq,) = history.sql(
+        "select max(seq) from audit_event where agreement = ? and event = 'sign_district'",
+        (WETTERAU,),
+    )[0]
+    history.sql("delete from audit_event where seq = ?", (seq,))
+    history.sql("update agreement set version = version - 1 where key = ?", (WETTERAU,))
+    trigger, fields, actor = LATER[1]
+    services.fire(app, actor, WETTERAU, trigger, fields)
+    with pytest.raises(AuditBroken, match=f"agreement {WETTERAU} is autumn_review") as caught:
+        verify(app)
+    assert "after 5 events" in str(caught.value)
+    with pytest.raises(AuditBroken, match=f"event {seq}: missing"):
+        verify(app, full=True)
+
+
+def test_a_spoilt_saved_fold_means_a_full_check(app, history, saved):
+    verify(app)
+    advance(app)
+    conn = sqlite3.connect(saved)
+    conn.execute("update fold set events = 0 where agreement = ?", (WETTERAU,))
+    conn.commit()
+    conn.close()
+    report = verify(app)
+    assert report.full and report.checked == count(history) and report.warnings == []
+    assert "is unreadable" in report.why_full
+    assert Checkpoints(saved).folds([WETTERAU]) == {WETTERAU: ("notice_issued", 4)}
+
+
+def test_only_the_named_agreements_folds_change(app, history, saved):
+    verify(app)
+    before = Checkpoints(saved).folds(["2024-giessen", WETTERAU])
+    advance(app)
+    report = verify(app)
+    assert report.agreements == 1 and report.checkpoint_saved
+    after = Checkpoints(saved).folds(["2024-giessen", WETTERAU])
+    assert after["2024-giessen"] == before["2024-giessen"] == ("closed", 6)
+    assert (before[WETTERAU], after[WETTERAU]) == (
+        ("signed_by_district", 3),
+        ("notice_issued", 4),
     )
-    assert [(r.agreement, r.seq) for r in records] == [tuple(row) for row in expected]

@@ -1,8 +1,10 @@
-"""The verified-prefix file beside the anchor: round trip, and every unusable file said why."""
+"""The verified-prefix file beside the anchor: round trip, folds read and written by agreement,
+the advance only from the head it started at, and every unusable file said why."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -11,6 +13,8 @@ from aqb_workflow.store.checkpoint import Checkpoint, Checkpoints, Unusable
 
 CHAIN = "3f0c"
 SAVED = Checkpoint(CHAIN, Head(7, "ab" * 32))
+LATER = Checkpoint(CHAIN, Head(9, "cd" * 32))
+FOLD = {"2024-giessen": ("closed", 6), "2024-kassel": ("drafted", 1)}
 
 
 @pytest.fixture
@@ -18,16 +22,65 @@ def store(tmp_path):
     return Checkpoints.beside(tmp_path / "aqb-audit.anchor")
 
 
+@pytest.fixture
+def written(store):
+    store.replace(SAVED, FOLD)
+    return store
+
+
+def sql(store, statement, *args):
+    conn = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        return conn.execute(statement, args).fetchall()
+    finally:
+        conn.close()
+
+
 def test_it_lives_beside_the_anchor(store, tmp_path):
     assert store.path == tmp_path / "aqb-audit.anchor.verified"
 
 
-def test_written_and_read_back_unchanged(store, tmp_path):
-    store.write(SAVED)
-    assert store.read(CHAIN) == SAVED
+def test_written_and_read_back_unchanged(written, tmp_path):
+    assert written.read(CHAIN) == SAVED
+    assert written.folds(sorted(FOLD)) == FOLD
     assert [p.name for p in tmp_path.iterdir()] == ["aqb-audit.anchor.verified"]  # no temp left
-    store.write(Checkpoint(CHAIN, Head(8, "cd" * 32)))
-    assert store.read(CHAIN).head == Head(8, "cd" * 32)
+
+
+def test_folds_are_read_only_for_the_named_agreements(written):
+    assert written.folds(["2024-kassel", "2024-fulda"]) == {"2024-kassel": ("drafted", 1)}
+    assert written.folds([]) == {}
+
+
+def test_folds_are_read_in_batches(store):
+    many = {f"2024-{n:05}": ("drafted", 1) for n in range(1234)}
+    store.replace(SAVED, many)
+    assert store.folds(sorted(many)) == many
+
+
+def test_advance_moves_the_head_and_changes_only_the_given_folds(written):
+    assert written.advance(SAVED, LATER, {"2024-kassel": ("signed_by_ministry", 2)})
+    assert written.read(CHAIN) == LATER
+    assert written.folds(sorted(FOLD)) == {
+        "2024-giessen": ("closed", 6),
+        "2024-kassel": ("signed_by_ministry", 2),
+    }
+    assert written.advance(LATER, SAVED, {"2024-fulda": ("drafted", 1)})
+    assert written.folds(["2024-fulda"]) == {"2024-fulda": ("drafted", 1)}
+
+
+def test_advance_from_a_head_the_file_no_longer_holds_writes_nothing(written):
+    """Two verifiers side by side: the one that resumed from an older head does not mix its
+    folds into the newer ones."""
+    assert written.advance(SAVED, LATER, {})
+    assert not written.advance(SAVED, Checkpoint(CHAIN, Head(8, "ef" * 32)), {"2024-x": ("a", 1)})
+    assert written.read(CHAIN) == LATER
+    assert written.folds(["2024-x"]) == {}
+
+
+def test_replace_drops_the_folds_it_is_not_given(written):
+    written.replace(LATER, {"2024-fulda": ("drafted", 1)})
+    assert written.read(CHAIN) == LATER
+    assert written.folds([*sorted(FOLD), "2024-fulda"]) == {"2024-fulda": ("drafted", 1)}
 
 
 def test_missing(store):
@@ -35,61 +88,74 @@ def test_missing(store):
         store.read(CHAIN)
 
 
-def test_another_chains(store):
-    store.write(SAVED)
+def test_another_chains(written):
     with pytest.raises(Unusable, match=r"belongs to another database \(chain 3f0c\)"):
-        store.read("other")
-
-
-HASH = "a" * 64  # a well-formed SHA-256, so each case below is wrong for its own reason
+        written.read("other")
 
 
 @pytest.mark.parametrize(
-    "data",
+    "text",
     [
         "not json",
-        "[]",
-        {"chain": CHAIN, "seq": 7},
-        {"seq": 7, "hash": HASH},
-        {"chain": CHAIN, "seq": 7, "hash": "x"},  # not a SHA-256
-        {"chain": CHAIN, "seq": 2**31, "hash": HASH},  # beyond any seq
-        {"chain": CHAIN, "seq": "7", "hash": HASH},
-        {"chain": CHAIN, "seq": -1, "hash": HASH},
-        {"chain": CHAIN, "seq": True, "hash": HASH},
-        {"chain": CHAIN, "seq": 7, "hash": 7},
-        {"chain": 7, "seq": 7, "hash": HASH},
+        "",
+        # what the previous version wrote: its first run after the upgrade is a full one
+        json.dumps({"chain": CHAIN, "seq": 7, "hash": "ab" * 32, "fold": {}}),
     ],
 )
-def test_unreadable(store, data):
-    text = data if isinstance(data, str) else json.dumps(data)
+def test_not_a_checkpoint_file(store, text):
     store.path.write_text(text, encoding="utf-8")
     with pytest.raises(Unusable, match="is unreadable"):
         store.read(CHAIN)
 
 
-def test_not_utf8(store):
-    store.path.write_bytes(b"\xff\xfe")
-    with pytest.raises(Unusable, match="cannot read"):
-        store.read(CHAIN)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM head",
+        "INSERT INTO head VALUES ('3f0c', 8, '" + "ab" * 32 + "')",
+        "UPDATE head SET hash = 'x'",  # not a SHA-256
+        "UPDATE head SET seq = 2147483648",  # beyond any seq
+        "UPDATE head SET seq = -1",
+        "UPDATE head SET seq = 7.5",
+        "UPDATE head SET hash = 7",
+        "PRAGMA user_version = 3",
+        "DROP TABLE head",
+    ],
+)
+def test_a_changed_file_is_unreadable(written, statement):
+    sql(written, statement)
+    with pytest.raises(Unusable, match="is unreadable"):
+        written.read(CHAIN)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE fold SET events = 0",
+        "UPDATE fold SET events = 1.5",
+        "DROP TABLE fold",
+    ],
+)
+def test_a_changed_fold_is_unreadable(written, statement):
+    sql(written, statement)
+    with pytest.raises(Unusable, match="is unreadable"):
+        written.folds(sorted(FOLD))
 
 
 def test_a_folder_that_is_not_there_is_an_oserror(tmp_path):
+    store = Checkpoints(tmp_path / "missing" / "aqb-audit.anchor.verified")
     with pytest.raises(OSError):
-        Checkpoints.beside(tmp_path / "missing" / "aqb-audit.anchor").write(SAVED)
+        store.replace(SAVED, FOLD)
 
 
-def test_the_written_file_holds_only_the_head(store):
-    """A few bytes whatever the size of the log: nothing per agreement."""
-    store.write(SAVED)
-    assert json.loads(store.path.read_text(encoding="utf-8")) == {
-        "chain": CHAIN,
-        "seq": 7,
-        "hash": "ab" * 32,
-    }
+def test_the_file_gets_the_umask_permissions(store):
+    store.replace(SAVED, FOLD)
+    assert store.path.stat().st_mode & 0o077 == 0o644 & 0o077 & ~_umask()
 
 
-def test_an_earlier_checkpoint_with_a_fold_still_resumes(store):
-    """Files written before the fold was dropped keep their head; the fold is ignored."""
-    old = {"chain": CHAIN, "seq": 7, "hash": "ab" * 32, "fold": {"2024-giessen": ["closed", 6]}}
-    store.path.write_text(json.dumps(old), encoding="utf-8")
-    assert store.read(CHAIN) == SAVED
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
