@@ -108,38 +108,35 @@ def test_not_a_checkpoint_file(store, text):
         store.read(CHAIN)
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "DELETE FROM head",
-        "INSERT INTO head VALUES ('3f0c', 8, '" + "ab" * 32 + "')",
-        "UPDATE head SET hash = 'x'",  # not a SHA-256
-        "UPDATE head SET seq = 2147483648",  # beyond any seq
-        "UPDATE head SET seq = -1",
-        "UPDATE head SET seq = 7.5",
-        "UPDATE head SET hash = 7",
-        "PRAGMA user_version = 3",
-        "DROP TABLE head",
-    ],
-)
-def test_a_changed_file_is_unreadable(written, statement):
-    sql(written, statement)
-    with pytest.raises(Unusable, match="is unreadable"):
-        written.read(CHAIN)
+def head(store):
+    return store.read(CHAIN)
+
+
+def folds(store):
+    return store.folds(sorted(FOLD))
 
 
 @pytest.mark.parametrize(
-    "statement",
+    "statement, read",
     [
-        "UPDATE fold SET events = 0",
-        "UPDATE fold SET events = 1.5",
-        "DROP TABLE fold",
+        ("DELETE FROM head", head),
+        ("INSERT INTO head VALUES ('3f0c', 8, '" + "ab" * 32 + "')", head),
+        ("UPDATE head SET hash = 'x'", head),  # not a SHA-256
+        ("UPDATE head SET seq = 2147483648", head),  # beyond any seq
+        ("UPDATE head SET seq = -1", head),
+        ("UPDATE head SET seq = 7.5", head),
+        ("UPDATE head SET hash = 7", head),
+        ("PRAGMA user_version = 3", head),
+        ("DROP TABLE head", head),
+        ("UPDATE fold SET events = 0", folds),
+        ("UPDATE fold SET events = 1.5", folds),
+        ("DROP TABLE fold", folds),
     ],
 )
-def test_a_changed_fold_is_unreadable(written, statement):
+def test_a_changed_file_is_unreadable(written, statement, read):
     sql(written, statement)
     with pytest.raises(Unusable, match="is unreadable"):
-        written.folds(sorted(FOLD))
+        read(written)
 
 
 def test_a_folder_that_is_not_there_is_an_oserror(tmp_path):
