@@ -59,7 +59,8 @@ def verify(app: App, full: bool = False) -> Report:
     """Verify the events after the saved verified prefix (all of them when ``full`` or when
     there is no usable prefix); raise AuditBroken naming the first bad event found."""
     checkpoints = Checkpoints.beside(app.anchor.path)
-    with app.anchor.locked(exclusive=False):
+    # verifiers take turns on the checkpoint, then share the anchor (writers wait meanwhile)
+    with checkpoints.serialized(), app.anchor.locked(exclusive=False):
         try:
             return _run(app, checkpoints, "--full was given" if full else None)
         except _Restart as restart:
@@ -133,7 +134,8 @@ def _run(app: App, checkpoints: Checkpoints, why_full: str | None) -> Report:
             report.checkpoint_saved = True
         else:
             changed = {key: fold for key, fold in folded.items() if saved.get(key) != fold}
-            # False: another verify, side by side, moved the file on first; it stays as it left it
+            # False: the file moved on since this run read it (verifiers take turns, so only a
+            # hand or another build did that); it stays as it is
             report.checkpoint_saved = checkpoints.advance(start, done, changed)
     except (OSError, Unusable) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)

@@ -20,15 +20,15 @@ def audit() -> None:
 )
 @json_option
 def verify(full: bool, as_json: bool) -> None:
-    """Check the hash chain, its anchor and every agreement against its history.
+    """Check the hash chain, its anchor and the agreements against their history.
 
     Incremental: events verified by an earlier run (the prefix, saved beside the anchor in
     <anchor>.verified) are not recomputed; the hash of the prefix's last event must be unchanged,
     the newer events are checked, and each agreement they name has its state and version
     compared with its saved history carried on by them. --full recomputes every event and
     compares every agreement (as does the first run, or one without a usable saved prefix);
-    only that finds an event inside the prefix changed with its stored hash left alone, and an
-    agreement without new events changed behind aqb's back.
+    only that finds an event inside the prefix changed with its stored hash left alone or
+    deleted, and an agreement without new events changed, deleted or added behind aqb's back.
 
     Exit 0 and what was checked, or exit 1 naming the first event found changed, removed,
     inserted, reordered or cut off.

@@ -7,9 +7,10 @@ the folds of the agreements its new events name, so its cost follows what happen
 last run, not the number of agreements. The file lives outside the database with the same trust
 as the anchor: someone who can change the database alone cannot move it.
 
-Written two ways, each all or nothing: an incremental run advances the file in one transaction,
-and only if nobody advanced it since this run read it (two verifiers may run side by side); a
-full run builds a new file and renames it over the old one (temp file + fsync + rename).
+Verifiers take turns (``serialized``: an exclusive lock beside the file). Written two ways, each
+all or nothing: an incremental run advances the file in one transaction, and only from the head
+it started at; a full run rewrites a usable file in one transaction, and replaces any other with
+a new file renamed over it (temp file + fsync + rename).
 
 Reading never fails the caller: a missing, unreadable or foreign checkpoint is ``Unusable``, and
 ``audit verify`` then recomputes the whole chain. A checkpoint written as JSON by an earlier
@@ -19,6 +20,7 @@ version is unreadable in this sense, so the first run after an upgrade is a full
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import sqlite3
@@ -60,12 +62,29 @@ class Checkpoints:
     def beside(cls, anchor: Path) -> Checkpoints:
         return cls(anchor.with_name(anchor.name + ".verified"))
 
+    @contextlib.contextmanager
+    def serialized(self) -> Iterator[None]:
+        """One verifier at a time reads and writes the file (``<file>.lock``, exclusive): a
+        second one waits and then starts from the head the first one saved. Where the lock file
+        cannot be made (a read-only folder, where nothing can be saved either) it goes on
+        without."""
+        try:
+            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     # -- reading --------------------------------------------------------------------------
     def read(self, chain: str) -> Checkpoint:
         """The checkpoint's head for ``chain``, or raise Unusable saying why there is none."""
         if not self.path.exists():
             raise Unusable("no verified prefix saved yet")
-        with self._open() as conn:
+        with self._reading() as conn:
             found = self._head(conn)
         if found.chain != chain:
             raise Unusable(f"{self.path} belongs to another database (chain {found.chain})")
@@ -74,7 +93,7 @@ class Checkpoints:
     def folds(self, keys: Sequence[str]) -> Fold:
         """The saved folds of the named agreements that have one; Unusable if one is malformed."""
         fold: Fold = {}
-        with self._open() as conn:
+        with self._reading() as conn:
             for start in range(0, len(keys), _BATCH):
                 part = keys[start : start + _BATCH]
                 marks = ", ".join("?" * len(part))
@@ -83,38 +102,51 @@ class Checkpoints:
                 )
                 for key, state, events in rows:
                     if not isinstance(state, str) or type(events) is not int or events < 1:
-                        raise Unusable(f"{self.path} is unreadable")
+                        raise Unusable(f"{self.path} is unreadable (a malformed fold)")
                     fold[key] = (state, events)
         return fold
 
     # -- writing --------------------------------------------------------------------------
     def advance(self, start: Checkpoint, done: Checkpoint, changed: Fold) -> bool:
         """Move the file from ``start`` to ``done`` with the ``changed`` folds, in one
-        transaction; False (nothing written) if the file no longer holds ``start``."""
-        with self._open() as conn:
+        transaction; False (nothing written) if the file no longer holds ``start``. OSError if
+        it cannot be written."""
+        with self._writing() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                if self._head(conn) != start:
-                    conn.execute("ROLLBACK")
-                    return False
-                self._write(conn, done, changed.items())
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            if self._head(conn) != start:
+                conn.execute("ROLLBACK")
+                return False
+            self._write(conn, done, changed.items())
+            conn.execute("COMMIT")
         return True
 
     def replace(self, done: Checkpoint, fold: Fold) -> None:
-        """Write a new file with every fold and rename it over the old one; OSError if the
-        folder is not writable."""
+        """Hold exactly ``done`` and ``fold``, all or nothing; OSError if that cannot be written.
+
+        A usable file is rewritten in one transaction, so SQLite's journal keeps it whole. Any
+        other (missing, from an earlier version, spoilt) is replaced by a new file renamed over
+        it, after removing a journal left beside it, which belongs to the old file only.
+        """
+        try:
+            with self._writing() as conn:
+                if conn.execute("PRAGMA user_version").fetchone()[0] == FORMAT:
+                    conn.execute("BEGIN IMMEDIATE")
+                    self._head(conn)  # a usable file: the right tables, one head row
+                    conn.execute("DELETE FROM fold")
+                    self._write(conn, done, fold.items())
+                    conn.execute("COMMIT")
+                    return
+        except (OSError, Unusable):
+            pass
+        self._create(done, fold)
+
+    def _create(self, done: Checkpoint, fold: Fold) -> None:
         folder = self.path.parent
-        # one temp file per process (verifiers run side by side under the shared lock); created
-        # like the anchor, so it gets the same permissions (the umask decides)
+        # one temp file per process; created like the anchor, so the umask decides permissions
         tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
         try:
             tmp.unlink(missing_ok=True)
-            conn = _connect(tmp)
+            conn = sqlite3.connect(tmp, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=OFF")  # a fresh file: the rename is the commit
                 conn.execute("BEGIN")
@@ -131,47 +163,75 @@ class Checkpoints:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self.path.with_name(self.path.name + "-journal").unlink(missing_ok=True)
             os.replace(tmp, self.path)
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
         except sqlite3.Error as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise OSError(str(exc)) from None
+            raise OSError(f"{tmp}: {exc}") from None
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     # -- the file -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30, isolation_level=None
+        )
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
     @contextlib.contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """Anything wrong with the file while reading it means: no checkpoint (Unusable)."""
         try:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+            conn = self._connect()
         except sqlite3.Error as exc:
-            raise Unusable(f"cannot read {self.path}: {exc}") from None
-        conn.isolation_level = None
+            raise Unusable(f"{self.path} is unreadable ({exc})") from None
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] != FORMAT:
-                raise Unusable(f"{self.path} is unreadable")
+                raise Unusable(f"{self.path} is unreadable (not a checkpoint of this version)")
             yield conn
-        except sqlite3.DatabaseError:
-            raise Unusable(f"{self.path} is unreadable") from None
+        except sqlite3.Error as exc:
+            raise Unusable(f"{self.path} is unreadable ({exc})") from None
         finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """Trouble while writing is an OSError naming the file and SQLite's reason; an open
+        transaction is rolled back."""
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise OSError(f"{self.path}: {exc}") from None
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise OSError(f"{self.path}: {exc}") from None
+        finally:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
             conn.close()
 
     def _head(self, conn: sqlite3.Connection) -> Checkpoint:
         rows = conn.execute("SELECT chain, seq, hash FROM head").fetchall()
         if len(rows) != 1:
-            raise Unusable(f"{self.path} is unreadable")
+            raise Unusable(f"{self.path} is unreadable (no head)")
         chain, seq, digest = rows[0]
         if not isinstance(chain, str) or not isinstance(digest, str) or type(seq) is not int:
-            raise Unusable(f"{self.path} is unreadable")
+            raise Unusable(f"{self.path} is unreadable (a malformed head)")
         if not 0 <= seq <= MAX_SEQ or not _SHA256.fullmatch(digest):
-            raise Unusable(f"{self.path} is unreadable")
+            raise Unusable(f"{self.path} is unreadable (a malformed head)")
         return Checkpoint(chain, Head(seq, digest))
 
     @staticmethod
@@ -187,9 +247,3 @@ class Checkpoints:
             "DO UPDATE SET state = excluded.state, events = excluded.events",
             ((key, state, events) for key, (state, events) in folds),
         )
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn

@@ -1,9 +1,10 @@
 """``audit verify`` resumes after the verified prefix; ``--full`` recomputes the whole chain.
 
 What the incremental run must still find: any change to the events after the prefix, a changed
-hash at the prefix's end, a cut-off tail, and the agreements the new events name changed behind
-aqb's back or with an old event changed. What only ``--full`` finds: an event inside the prefix
-changed with its stored hash left as it was, and an agreement without new events changed.
+hash at the prefix's end, a cut-off tail, and the row of an agreement the new events name
+changed behind aqb's back (checked against its saved fold). What only ``--full`` finds: an event
+inside the prefix changed with its stored hash left as it was or deleted, and an agreement
+without new events changed, deleted or added.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ the advance only from the head it started at, and every unusable file said why."
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 
 import pytest
 
@@ -151,8 +153,72 @@ def test_the_file_gets_the_umask_permissions(store):
 
 
 def _umask() -> int:
-    import os
-
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_replace_rewrites_a_usable_file_in_place(written):
+    inode = written.path.stat().st_ino
+    written.replace(LATER, {"2024-fulda": ("drafted", 1)})
+    assert written.path.stat().st_ino == inode  # one transaction, SQLite's journal keeps it whole
+    assert written.read(CHAIN) == LATER
+
+
+def test_replace_puts_a_new_file_over_one_it_cannot_use(store):
+    store.path.write_text("not a checkpoint", encoding="utf-8")
+    store.replace(SAVED, FOLD)
+    assert store.read(CHAIN) == SAVED and store.folds(sorted(FOLD)) == FOLD
+
+
+def killed_inside_advance(store, keys):
+    """A verifier killed half-way through ``advance``: pages already changed, a hot journal."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child dies inside its transaction
+        conn = sqlite3.connect(store.path, isolation_level=None)
+        conn.execute("PRAGMA cache_size=2")  # spill changed pages into the file early
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE head SET seq = 20")
+        conn.executemany(
+            "UPDATE fold SET state = 'signed', events = 2 WHERE agreement = ?",
+            [(key,) for key in keys],
+        )
+        os._exit(9)
+    os.waitpid(pid, 0)
+    assert store.path.with_name(store.path.name + "-journal").exists()
+
+
+MANY = {f"2024-{n:05}": ("drafted", 1) for n in range(3000)}
+
+
+def test_a_writer_killed_inside_advance_leaves_the_head_it_started_from(store):
+    store.replace(SAVED, MANY)
+    killed_inside_advance(store, list(MANY)[:2500])
+    assert store.read(CHAIN) == SAVED
+    assert store.folds(sorted(MANY)) == MANY
+
+
+def test_a_full_run_after_a_killed_writer_holds_exactly_what_it_wrote(store):
+    store.replace(SAVED, MANY)
+    killed_inside_advance(store, list(MANY)[:2500])
+    later = {key: ("closed", 3) for key in MANY}
+    store.replace(LATER, later)
+    assert store.read(CHAIN) == LATER
+    assert store.folds(sorted(later)) == later
+    assert not store.path.with_name(store.path.name + "-journal").exists()
+
+
+def test_verifiers_take_turns(store):
+    """While one holds the checkpoint, another waits for it, then goes on."""
+    entered = threading.Event()
+    with store.serialized():
+        waiter = threading.Thread(target=lambda: _enter(store, entered))
+        waiter.start()
+        assert not entered.wait(0.3)
+    waiter.join(5)
+    assert entered.is_set()
+
+
+def _enter(store, entered):
+    with store.serialized():
+        entered.set()
