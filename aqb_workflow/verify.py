@@ -63,16 +63,8 @@ def verify(app: App, full: bool = False) -> Report:
     with checkpoints.serialized(), app.anchor.locked(exclusive=False):
         try:
             return _run(app, checkpoints, "--full was given" if full else None)
-        except _Restart as restart:
-            return _run(app, checkpoints, restart.why)
-
-
-class _Restart(Exception):
-    """The saved folds turned out unusable mid-run: start again with the whole chain."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
+        except Unusable as exc:  # the saved folds, found spoilt mid-run: the whole chain then
+            return _run(app, checkpoints, str(exc))
 
 
 def _run(app: App, checkpoints: Checkpoints, why_full: str | None) -> Report:
@@ -105,10 +97,7 @@ def _run(app: App, checkpoints: Checkpoints, why_full: str | None) -> Report:
             folded = new
             summary = queries.agreement_summary(conn)
         else:
-            try:
-                saved = checkpoints.folds(keys)
-            except Unusable as exc:
-                raise _Restart(str(exc)) from None
+            saved = checkpoints.folds(keys)  # Unusable: verify() starts again in full
             folded = _continue(saved, new, keys)
             summary = queries.agreement_states(conn, keys)
     _compare(folded, summary)

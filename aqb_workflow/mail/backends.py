@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from aqb_workflow.config import Settings, SmtpSettings
+from aqb_workflow.durable import replace_durably
 from aqb_workflow.errors import ConfigError
 
 
@@ -258,15 +259,10 @@ class FileBackend:
                     out.write(msg.as_bytes())
                     out.flush()
                     os.fsync(out.fileno())
-                os.replace(tmp, target)
+                replace_durably(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            dir_fd = os.open(self.folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
         except OSError as exc:
             raise TemporaryFailure(f"file backend {self.folder}: {exc.strerror or exc}") from None
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aqb_workflow.domain.audit import Head
+from aqb_workflow.durable import replace_durably
 from aqb_workflow.errors import AuditBroken, ConfigError
 
 
@@ -76,9 +77,4 @@ class Anchor:
             handle.write(data + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_durably(tmp, self.path)

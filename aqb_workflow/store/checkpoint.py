@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aqb_workflow.domain.audit import Head
+from aqb_workflow.durable import replace_durably
 
 MAX_SEQ = 2**31 - 1  # audit_event.seq is an INTEGER column
 FORMAT = 2  # PRAGMA user_version of the file; 1 was the JSON file
@@ -164,12 +165,7 @@ class Checkpoints:
             finally:
                 os.close(fd)
             self.path.with_name(self.path.name + "-journal").unlink(missing_ok=True)
-            os.replace(tmp, self.path)
-            dir_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            replace_durably(tmp, self.path)
         except sqlite3.Error as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
