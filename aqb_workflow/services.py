@@ -1,16 +1,21 @@
-"""The use cases: load, decide (in the domain), write, audit, commit — one transaction each."""
+"""The use cases: load, decide (in the domain), write, audit, commit — one transaction each.
+
+Every agreement, however it is made (``aqb create``, ``aqb import``, ``aqb year open``), is
+written by ``write_new``; every later change by ``record``, which saves the projection, plans
+its reminders and appends its audit event together and returns the agreement as written.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.formats import format_utc, parse_amount_cents, parse_utc
-from aqb_workflow.domain.model import CATEGORIES, Actor, Agreement, Event, agreement_key
+from aqb_workflow.domain.model import CATEGORIES, Actor, Agreement, Event, Measure, agreement_key
 from aqb_workflow.domain.reminders import plan
 from aqb_workflow.domain.workflow import stored
 from aqb_workflow.errors import BadInput, Conflict, Forbidden, NotFound, Refused
@@ -36,17 +41,19 @@ def _require(actor: Actor, roles: tuple[str, ...], what: str, district: str | No
     return role
 
 
-def _replan(
-    app: App, uow: UnitOfWork, key: str, now: datetime, agreement: Agreement | None = None
-) -> dict[str, list[int]]:
-    """Plan the agreement's reminders for its new state, in the same transaction.
+def positive_cents(raw: str, what: str) -> int:
+    """An amount as typed (``1.266.800,00``), in cents; zero and negative are refused."""
+    cents = parse_amount_cents(raw, what)
+    if cents <= 0:
+        raise BadInput(f"{what}: the amount must be positive")
+    return cents
 
-    ``agreement`` is the agreement as just written, when the caller has it at hand.
-    """
-    agreement = agreement or load_agreement(uow.conn, key, measures=False)
+
+def _replan(app: App, uow: UnitOfWork, agreement: Agreement, now: datetime) -> dict[str, list[int]]:
+    """Plan the agreement's reminders as it is written now, in the same transaction."""
     wanted = plan(
         app.workflow.rules,
-        key=key,
+        key=agreement.key,
         state=agreement.state,
         year=agreement.year,
         fields=agreement.fields,
@@ -56,7 +63,7 @@ def _replan(
         send_at=app.settings.send_at,
         now=now,
     )
-    result = outbox.replan(uow.conn, key, wanted, now, agreement.version)
+    result = outbox.replan(uow.conn, agreement.key, wanted, now, agreement.version)
     changes = {}
     if result.planned:
         changes["planned"] = result.planned
@@ -65,60 +72,134 @@ def _replan(
     return changes
 
 
-def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str:
-    entry = app.registry.find(district)
-    if not 2000 <= year <= 2100:
-        raise BadInput(f"year: {year} is not a budget year")
-    if not entry.valid_in(year):
-        raise BadInput(f"{entry.name} has no AQB agreement in {year} (registry)")
-    cents = parse_amount_cents(budget, "budget")
-    if cents <= 0:
+def record(
+    app: App,
+    uow: UnitOfWork,
+    agreement: Agreement,
+    event: Event,
+    now: datetime,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    budget_cents: int | None = None,
+    measures: list[Measure] | None = None,
+    replan: bool = True,
+) -> Agreement:
+    """The one way a change is written: the projection (version + 1), its reminders and its
+    audit event, in ``uow``. Returns the agreement as written."""
+    stamp = format_utc(now)
+    to_state = event.to_state or agreement.state
+    uow.save(
+        agreement, stamp, state=to_state, changes=dict(changes or {}), budget_cents=budget_cents
+    )
+    written = replace(
+        agreement,
+        state=to_state,
+        version=agreement.version + 1,
+        fields={**agreement.fields, **(changes or {})},
+        budget_cents=agreement.budget_cents if budget_cents is None else budget_cents,
+        measures=agreement.measures if measures is None else measures,
+        entered_at=stamp if to_state != agreement.state else agreement.entered_at,
+    )
+    if replan:
+        reminders = _replan(app, uow, written, now)
+        if reminders:
+            event = replace(event, payload={**event.payload, "reminders": reminders})
+    uow.append(event)
+    return written
+
+
+# -- making an agreement ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAgreement:
+    """What any way of making an agreement knows about it before it exists."""
+
+    district: str  # official name, slug or AGS
+    year: int
+    budget_cents: int
+    measures: Sequence[tuple[str, str]] = ()  # (category, title), in order
+    facts: Mapping[str, Any] = field(default_factory=dict)  # more for the created event
+    measures_comment: str | None = None  # e.g. where copied measures came from
+
+
+def check_measure(category: str, title: str) -> str:
+    """The measure's title, normalised; refuses an unknown category or an empty title."""
+    if category not in CATEGORIES:
+        raise BadInput(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
+    title = " ".join(title.split())
+    if not title or len(title) > 500:
+        raise BadInput("title: give the project's title (at most 500 characters)")
+    return title
+
+
+def write_new(
+    app: App, uow: UnitOfWork, actor: Actor, new: NewAgreement, now: datetime
+) -> Agreement:
+    """A new agreement inside ``uow``, checked the same way however it is made: its row, its
+    planned reminders, its ``created`` event, then one ``measure_added`` event per measure.
+    Returns the agreement as written."""
+    entry = app.registry.find(new.district)
+    if not 2000 <= new.year <= 2100:
+        raise BadInput(f"year: {new.year} is not a budget year")
+    if not entry.valid_in(new.year):
+        raise BadInput(f"{entry.name} has no AQB agreement in {new.year} (registry)")
+    if new.budget_cents <= 0:
         raise BadInput("budget: the amount must be positive")
+    titles = [(category, check_measure(category, title)) for category, title in new.measures]
     role = _require(actor, ("ministry",), "create agreements", entry.slug)
-    now = app.clock.now()
+    stamp = format_utc(now)
     agreement = Agreement(
-        key=agreement_key(year, entry.slug),
-        year=year,
+        key=agreement_key(new.year, entry.slug),
+        year=new.year,
         district=entry.slug,
-        budget_cents=cents,
+        budget_cents=new.budget_cents,
         state=app.workflow.initial,
         version=1,
+        entered_at=stamp,
     )
+    if uow.exists(agreement.key):
+        raise Conflict(f"agreement {agreement.key} exists already")
+    uow.add(agreement, stamp)
+    payload: dict[str, Any] = {
+        "year": new.year,
+        "district": entry.slug,
+        "budget_cents": new.budget_cents,
+        **new.facts,
+    }
+    reminders = _replan(app, uow, agreement, now)
+    if reminders:
+        payload["reminders"] = reminders
+    uow.append(
+        Event(
+            agreement.key, "created", actor.display, role, now, None, agreement.state, None, payload
+        )
+    )
+    for category, title in titles:
+        agreement = _add_measure(
+            app,
+            uow,
+            agreement,
+            actor,
+            role,
+            "measure_added",
+            now,
+            category,
+            title,
+            new.measures_comment,
+        )
+    return agreement
+
+
+def create(app: App, actor: Actor, district: str, year: int, budget: str) -> str:
+    new = NewAgreement(district, year, positive_cents(budget, "budget"))
     with UnitOfWork(app.db, app.anchor) as uow:
-        if uow.exists(agreement.key):
-            raise Conflict(f"agreement {agreement.key} exists already")
-        payload: dict[str, Any] = {"year": year, "district": entry.slug, "budget_cents": cents}
-        write_new(app, uow, agreement, actor.display, role, now, payload)
+        agreement = write_new(app, uow, actor, new, app.clock.now())
         uow.commit()
     return agreement.key
 
 
-def write_new(
-    app: App,
-    uow: UnitOfWork,
-    agreement: Agreement,
-    actor: str,
-    role: str,
-    now: datetime,
-    payload: dict[str, Any],
-) -> None:
-    """A new agreement inside ``uow``: its row, its planned reminders and its ``created``
-    event (whose payload also names the reminders)."""
-    uow.add(agreement, format_utc(now))
-    reminders = _replan(app, uow, agreement.key, now)
-    if reminders:
-        payload = {**payload, "reminders": reminders}
-    uow.append(
-        Event(
-            agreement=agreement.key,
-            event="created",
-            actor=actor,
-            role=role,
-            at=now,
-            to_state=agreement.state,
-            payload=payload,
-        )
-    )
+# -- firing a trigger -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -128,6 +209,30 @@ class Fired:
     from_state: str
     to_state: str
     seq: int
+
+
+def fire_in(
+    app: App,
+    uow: UnitOfWork,
+    actor: Actor,
+    agreement: Agreement,
+    trigger: str,
+    fields: Mapping[str, str],
+    now: datetime,
+    comment: str | None = None,
+) -> Agreement:
+    """Decide a trigger in the domain and write it in ``uow``; the agreement as written."""
+    changes, event = app.workflow.fire(
+        agreement,
+        trigger,
+        fields,
+        actor,
+        today=now.astimezone(app.settings.zone).date(),
+        now=now,
+        zone=app.settings.zone,
+        comment=comment,
+    )
+    return record(app, uow, agreement, event, now, changes=changes)
 
 
 def fire(
@@ -142,7 +247,6 @@ def fire(
 ) -> Fired:
     """Fire a trigger: fields, state, version + 1 and the audit event in one transaction."""
     now = app.clock.now()
-    today = now.astimezone(app.settings.zone).date()
     with UnitOfWork(app.db, app.anchor) as uow:
         agreement = uow.get(key, measures=False)
         if expected_version is not None and agreement.version != expected_version:
@@ -151,31 +255,9 @@ def fire(
                 f"({app.workflow.label(agreement.state)}); allowed now: "
                 + (", ".join(app.workflow.allowed(agreement.state)) or "nothing")
             )
-        changes, event = app.workflow.fire(
-            agreement,
-            trigger,
-            fields,
-            actor,
-            today=today,
-            now=now,
-            zone=app.settings.zone,
-            comment=comment,
-        )
-        stamp = format_utc(now)
-        uow.save(agreement, stamp, state=event.to_state, changes=changes)
-        written = replace(
-            agreement,
-            state=event.to_state or agreement.state,
-            version=agreement.version + 1,
-            fields={**agreement.fields, **changes},
-            entered_at=stamp if event.to_state != agreement.state else agreement.entered_at,
-        )
-        reminders = _replan(app, uow, key, now, written)
-        if reminders:
-            event = replace(event, payload={**event.payload, "reminders": reminders})
-        record = uow.append(event)
+        written = fire_in(app, uow, actor, agreement, trigger, fields, now, comment)
         uow.commit()
-    return Fired(key, trigger, agreement.state, event.to_state or "", record.seq)
+    return Fired(key, trigger, agreement.state, written.state, uow.records[-1].seq)
 
 
 def _amendable(
@@ -197,15 +279,19 @@ def _amendable(
     return "amended"
 
 
+# -- changing an agreement --------------------------------------------------------------------
+
+
 def edit(
     app: App, actor: Actor, key: str, assignments: Mapping[str, str], reason: str | None
 ) -> dict[str, dict[str, Any]]:
+    """Change recorded values: each typed and checked as its trigger checks it, and the guards
+    of every step the agreement has been through run again on the result."""
     if not assignments:
         raise BadInput(
             "edit needs FIELD=VALUE; fields: budget, " + ", ".join(app.workflow.field_types)
         )
     now = app.clock.now()
-    today = now.astimezone(app.settings.zone).date()
     with UnitOfWork(app.db, app.anchor) as uow:
         agreement = uow.get(key)
         role = _require(actor, ("ministry",), f"edit {key}", agreement.district)
@@ -214,82 +300,103 @@ def edit(
             for name in assignments
         )
         event_name = _amendable(app, agreement, reason, "edited", bookkeeping)
-        changes: dict[str, Any] = {}
-        diff: dict[str, dict[str, Any]] = {}
-        budget: int | None = None
-        for name, raw in assignments.items():
-            if name == "budget":
-                budget = parse_amount_cents(raw, "budget")
-                if budget <= 0:
-                    raise BadInput("budget: the amount must be positive")
-                if budget != agreement.budget_cents:
-                    diff["budget_cents"] = {"old": agreement.budget_cents, "new": budget}
-                continue
-            spec = app.workflow.field_types.get(name)
-            if spec is None:
-                raise BadInput(
-                    f"unknown field {name!r}; fields: budget, "
-                    + ", ".join(app.workflow.field_types)
-                )
-            value = stored(spec.parse(raw, app.settings.zone, today))
-            if agreement.fields.get(name) != value:
-                changes[name] = value
-                diff[name] = {"old": agreement.fields.get(name), "new": value}
-        if not diff:
-            raise BadInput(f"{key}: nothing changes")
-        uow.save(agreement, format_utc(now), changes=changes, budget_cents=budget)
-        payload: dict[str, Any] = {"changes": diff}
-        reminders = _replan(app, uow, key, now)
-        if reminders:
-            payload["reminders"] = reminders
-        uow.append(
-            Event(
-                key,
-                event_name,
-                actor.display,
-                role,
-                now,
-                agreement.state,
-                agreement.state,
-                reason,
-                payload,
-            )
+        changes, budget, diff = _edited_values(app, agreement, assignments, now)
+        after = replace(
+            agreement,
+            fields={**agreement.fields, **changes},
+            budget_cents=agreement.budget_cents if budget is None else budget,
         )
+        app.workflow.check_edit(agreement, after, app.settings.zone)
+        event = Event(
+            key,
+            event_name,
+            actor.display,
+            role,
+            now,
+            agreement.state,
+            agreement.state,
+            reason,
+            {"changes": diff},
+        )
+        record(app, uow, agreement, event, now, changes=changes, budget_cents=budget)
         uow.commit()
     return diff
+
+
+def _edited_values(
+    app: App, agreement: Agreement, assignments: Mapping[str, str], now: datetime
+) -> tuple[dict[str, Any], int | None, dict[str, dict[str, Any]]]:
+    """The typed new values (fields, budget) and the old/new diff; nothing changing is refused."""
+    today = now.astimezone(app.settings.zone).date()
+    changes: dict[str, Any] = {}
+    diff: dict[str, dict[str, Any]] = {}
+    budget: int | None = None
+    for name, raw in assignments.items():
+        if name == "budget":
+            budget = positive_cents(raw, "budget")
+            if budget != agreement.budget_cents:
+                diff["budget_cents"] = {"old": agreement.budget_cents, "new": budget}
+            continue
+        spec = app.workflow.field_types.get(name)
+        if spec is None:
+            raise BadInput(
+                f"unknown field {name!r}; fields: budget, " + ", ".join(app.workflow.field_types)
+            )
+        app.workflow.check_editable(agreement, name)
+        # checked as the trigger checks it, the message naming the field as it was typed
+        value = stored(replace(spec, name=name).parse(raw, app.settings.zone, today))
+        if agreement.fields.get(name) != value:
+            changes[name] = value
+            diff[name] = {"old": agreement.fields.get(name), "new": value}
+    if not diff:
+        raise BadInput(f"{agreement.key}: nothing changes")
+    return changes, budget, diff
+
+
+def _add_measure(
+    app: App,
+    uow: UnitOfWork,
+    agreement: Agreement,
+    actor: Actor,
+    role: str,
+    event_name: str,
+    now: datetime,
+    category: str,
+    title: str,
+    reason: str | None,
+) -> Agreement:
+    """One measure appended to the agreement's list, with its event; the agreement as written."""
+    measure_id, position = uow.add_measure(uow.agreement_id(agreement.key), category, title)
+    payload = {"measure_added": {"id": measure_id, "category": category, "title": title}}
+    event = Event(
+        agreement.key,
+        event_name,
+        actor.display,
+        role,
+        now,
+        agreement.state,
+        agreement.state,
+        reason,
+        payload,
+    )
+    measures = [*agreement.measures, Measure(measure_id, category, title, position)]
+    return record(app, uow, agreement, event, now, measures=measures, replan=False)
 
 
 def add_measure(
     app: App, actor: Actor, key: str, category: str, title: str, reason: str | None
 ) -> int:
-    if category not in CATEGORIES:
-        raise BadInput(f"category: {category!r} is not one of {', '.join(CATEGORIES)}")
-    title = " ".join(title.split())
-    if not title or len(title) > 500:
-        raise BadInput("title: give the project's title (at most 500 characters)")
+    title = check_measure(category, title)
     now = app.clock.now()
     with UnitOfWork(app.db, app.anchor) as uow:
         agreement = uow.get(key)
         role = _require(actor, ("ministry",), f"change the measures of {key}", agreement.district)
         event_name = _amendable(app, agreement, reason, "measure_added")
-        measure_id = uow.add_measure(uow.agreement_id(key), category, title)
-        uow.save(agreement, format_utc(now))
-        payload = {"measure_added": {"id": measure_id, "category": category, "title": title}}
-        uow.append(
-            Event(
-                key,
-                event_name,
-                actor.display,
-                role,
-                now,
-                agreement.state,
-                agreement.state,
-                reason,
-                payload,
-            )
+        written = _add_measure(
+            app, uow, agreement, actor, role, event_name, now, category, title, reason
         )
         uow.commit()
-    return measure_id
+    return written.measures[-1].id
 
 
 def remove_measure(app: App, actor: Actor, key: str, which: str, reason: str | None) -> str:
@@ -305,7 +412,6 @@ def remove_measure(app: App, actor: Actor, key: str, which: str, reason: str | N
             raise BadInput(f"{key}: {which!r} names several measures; give the id")
         measure = matches[0]
         uow.remove_measure(measure.id)
-        uow.save(agreement, format_utc(now))
         payload = {
             "measure_removed": {
                 "id": measure.id,
@@ -313,19 +419,19 @@ def remove_measure(app: App, actor: Actor, key: str, which: str, reason: str | N
                 "title": measure.title,
             }
         }
-        uow.append(
-            Event(
-                key,
-                event_name,
-                actor.display,
-                role,
-                now,
-                agreement.state,
-                agreement.state,
-                reason,
-                payload,
-            )
+        event = Event(
+            key,
+            event_name,
+            actor.display,
+            role,
+            now,
+            agreement.state,
+            agreement.state,
+            reason,
+            payload,
         )
+        remaining = [m for m in agreement.measures if m.id != measure.id]
+        record(app, uow, agreement, event, now, measures=remaining, replan=False)
         uow.commit()
     return measure.title
 

@@ -22,7 +22,7 @@ from aqb_workflow.store.migrate import upgrade
 from aqb_workflow.testing import FixedClock
 
 REPO = Path(__file__).resolve().parent.parent
-SEED = REPO.parent / "shared" / "seeds" / "zielvereinbarung-2024-landkreis-giessen.txt"
+SEED = REPO / "tests" / "data" / "zielvereinbarung-2024-landkreis-giessen.txt"
 
 USERS = """
 [users]

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from aqb_workflow.bootstrap import App
 from aqb_workflow.documents.import_ import ExtractedAgreement
-from aqb_workflow.domain.formats import format_utc
 from aqb_workflow.domain.model import Actor, Agreement, Event, agreement_key
 from aqb_workflow.errors import BadInput, Conflict, Forbidden, Refused
 from aqb_workflow.store import tables as t
@@ -149,12 +148,14 @@ def check(app: App, actor: Actor, extracted: ExtractedAgreement, digest: str) ->
 def import_agreement(
     app: App, actor: Actor, extracted: ExtractedAgreement, digest: str, source: str
 ) -> tuple[str, str]:
-    """Create the agreement the document describes; returns (key, state)."""
+    """Create the agreement the document describes; returns (key, state).
+
+    Written the way every agreement is (``services.write_new``, then ``services.fire_in`` for
+    each signature the document proves), all in one transaction: a failure writes nothing.
+    """
     from aqb_workflow import services
 
     check(app, actor, extracted, digest)
-    cents = extracted.budget_cents.value
-    budget = f"{cents // 100}.{cents % 100:02d}"
     payload: dict[str, Any] = {
         "sha256": digest,
         "file": source,
@@ -162,31 +163,32 @@ def import_agreement(
     }
     if extracted.labour_market_budget_cents is not None:
         payload["labour_market_budget_cents"] = extracted.labour_market_budget_cents.value
+    new = services.NewAgreement(
+        extracted.district.value,
+        extracted.year.value,
+        extracted.budget_cents.value,
+        [(m.category, m.title) for m in extracted.measures],
+    )
     now = app.clock.now()
-    # one transaction: the use cases below join it, so a failure anywhere writes nothing
     with UnitOfWork(app.db, app.anchor) as uow:
-        year, district = extracted.year.value, extracted.district.value
-        key = services.create(app, actor, district, year, budget)
-        for measure in extracted.measures:
-            services.add_measure(app, actor, key, measure.category, measure.title, None)
+        agreement = services.write_new(app, uow, actor, new, now)
         comment = f"from the signed document {source}"
         for step in steps(extracted):
-            services.fire(app, actor, key, step.trigger, step.fields, comment=comment)
-        agreement = uow.get(key)
-        role = actor.role_for(("ministry",), agreement.district) or "ministry"
-        uow.save(agreement, format_utc(now))
-        uow.append(
-            Event(
-                key,
-                "imported",
-                actor.display,
-                role,
-                now,
-                agreement.state,
-                agreement.state,
-                None,
-                payload,
+            agreement = services.fire_in(
+                app, uow, actor, agreement, step.trigger, step.fields, now, comment
             )
+        role = actor.role_for(("ministry",), agreement.district) or "ministry"
+        event = Event(
+            agreement.key,
+            "imported",
+            actor.display,
+            role,
+            now,
+            agreement.state,
+            agreement.state,
+            None,
+            payload,
         )
+        agreement = services.record(app, uow, agreement, event, now, replan=False)
         uow.commit()
-    return key, agreement.state
+    return agreement.key, agreement.state

@@ -1,9 +1,9 @@
 """Open a budget year: a drafted agreement for every Gebietskörperschaft that has none yet.
 
 One transaction for all of them (all or nothing), idempotent (what exists is skipped). Each
-agreement is created as ``services.create`` would (``created`` event, reminders planned), then
-gets the previous year's measures, one ``measure_added`` event each, so the audit log reads as
-if staff had typed them.
+agreement is written by ``services.write_new``, the one way any agreement is made (``created``
+event, reminders planned), with the previous year's measures, one ``measure_added`` event each,
+so the audit log reads as if staff had typed them.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aqb_workflow.bootstrap import App
-from aqb_workflow.domain.formats import format_utc, parse_amount_cents
-from aqb_workflow.domain.model import Actor, Agreement, Event, agreement_key
+from aqb_workflow.domain.formats import parse_amount_cents
+from aqb_workflow.domain.model import Actor, agreement_key
 from aqb_workflow.domain.registry import Gebietskoerperschaft, Registry
 from aqb_workflow.errors import BadInput, Forbidden
 from aqb_workflow.store.unit_of_work import UnitOfWork, load_agreement
@@ -84,8 +85,6 @@ def open_year(
     progress: Callable[[list[Gebietskoerperschaft]], Iterable[Gebietskoerperschaft]] = _each,
 ) -> Opened:
     """Create the year's drafted agreements in one transaction; report created and skipped."""
-    from aqb_workflow.services import write_new
-
     if not 2000 <= year <= 2100:
         raise BadInput(f"year: {year} is not a budget year")
     source_year = year - 1 if from_year is None else from_year
@@ -100,84 +99,56 @@ def open_year(
     budgets = budgets or {}
     result = Opened()
     now = app.clock.now()
-    stamp = format_utc(now)
     with UnitOfWork(app.db, app.anchor) as uow:
         for entry in progress(list(app.registry)):
-            key = agreement_key(year, entry.slug)
-            if not entry.valid_in(year):
-                result.skipped.append(
-                    {"district": entry.slug, "key": key, "reason": "no AQB agreement that year"}
-                )
-                continue
-            if uow.exists(key):
-                result.skipped.append({"district": entry.slug, "key": key, "reason": "exists"})
-                continue
-            previous_key = agreement_key(source_year, entry.slug)
-            previous = load_agreement(uow.conn, previous_key) if uow.exists(previous_key) else None
-            if entry.slug in budgets:
-                cents, origin = budgets[entry.slug], "csv"
-            elif previous is not None:
-                cents, origin = previous.budget_cents, previous_key
-            else:
-                result.skipped.append(
-                    {
-                        "district": entry.slug,
-                        "key": key,
-                        "reason": f"no budget (not in the CSV, no {previous_key})",
-                    }
-                )
-                continue
-            agreement = Agreement(
-                key=key,
-                year=year,
-                district=entry.slug,
-                budget_cents=cents,
-                state=app.workflow.initial,
-                version=1,
-            )
-            payload: dict[str, Any] = {
-                "year": year,
-                "district": entry.slug,
-                "budget_cents": cents,
-                "opened_from": previous_key if previous is not None else None,
-                "budget_from": origin,
-            }
-            write_new(app, uow, agreement, actor.display, role, now, payload)
-            copied = 0
-            if previous is not None:
-                agreement_id = uow.agreement_id(key)
-                for measure in previous.measures:
-                    measure_id = uow.add_measure(agreement_id, measure.category, measure.title)
-                    uow.save(agreement, stamp)
-                    agreement = replace(agreement, version=agreement.version + 1)
-                    uow.append(
-                        Event(
-                            key,
-                            "measure_added",
-                            actor.display,
-                            role,
-                            now,
-                            agreement.state,
-                            agreement.state,
-                            f"copied from {previous_key}",
-                            {
-                                "measure_added": {
-                                    "id": measure_id,
-                                    "category": measure.category,
-                                    "title": measure.title,
-                                }
-                            },
-                        )
-                    )
-                    copied += 1
-            result.created.append(
-                {
-                    "district": entry.slug,
-                    "key": key,
-                    "budget_cents": cents,
-                    "budget_from": origin,
-                    "measures": copied,
-                }
-            )
+            outcome = _open_one(app, uow, actor, entry, year, source_year, budgets, now)
+            (result.created if "budget_cents" in outcome else result.skipped).append(outcome)
         uow.commit()
     return result
+
+
+def _open_one(
+    app: App,
+    uow: UnitOfWork,
+    actor: Actor,
+    entry: Gebietskoerperschaft,
+    year: int,
+    source_year: int,
+    budgets: dict[str, int],
+    now: datetime,
+) -> dict[str, Any]:
+    """One district's new agreement (created as ``aqb create`` creates one, with last year's
+    measures), or why it was skipped."""
+    from aqb_workflow.services import NewAgreement, write_new
+
+    key = agreement_key(year, entry.slug)
+    if not entry.valid_in(year):
+        return {"district": entry.slug, "key": key, "reason": "no AQB agreement that year"}
+    if uow.exists(key):
+        return {"district": entry.slug, "key": key, "reason": "exists"}
+    previous_key = agreement_key(source_year, entry.slug)
+    previous = load_agreement(uow.conn, previous_key) if uow.exists(previous_key) else None
+    if entry.slug in budgets:
+        cents, origin = budgets[entry.slug], "csv"
+    elif previous is not None:
+        cents, origin = previous.budget_cents, previous_key
+    else:
+        reason = f"no budget (not in the CSV, no {previous_key})"
+        return {"district": entry.slug, "key": key, "reason": reason}
+    measures = [(m.category, m.title) for m in previous.measures] if previous else []
+    new = NewAgreement(
+        entry.slug,
+        year,
+        cents,
+        measures,
+        {"opened_from": previous_key if previous else None, "budget_from": origin},
+        f"copied from {previous_key}",
+    )
+    write_new(app, uow, actor, new, now)
+    return {
+        "district": entry.slug,
+        "key": key,
+        "budget_cents": cents,
+        "budget_from": origin,
+        "measures": len(measures),
+    }

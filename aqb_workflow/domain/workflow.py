@@ -20,6 +20,7 @@ from aqb_workflow.domain.formats import (
     parse_amount_cents,
     parse_date,
     parse_local_datetime,
+    parse_utc,
 )
 from aqb_workflow.domain.guards import GUARDS, GuardContext
 from aqb_workflow.domain.model import ROLE_KINDS, Actor, Agreement, Event
@@ -100,6 +101,15 @@ def stored(value: Any) -> Any:
         return format_utc(value)
     if isinstance(value, date):
         return value.isoformat()
+    return value
+
+
+def _typed(spec: FieldSpec, value: Any) -> Any:
+    """A stored value back in the type its field parses to (what a guard compares)."""
+    if spec.type == "date":
+        return date.fromisoformat(str(value))
+    if spec.type == "datetime":
+        return parse_utc(str(value))
     return value
 
 
@@ -242,6 +252,53 @@ class Workflow:
             payload=payload,
         )
         return changes, event
+
+    # -- editing what was recorded ------------------------------------------------------------
+    def recorded(self, agreement: Agreement) -> list[TriggerSpec]:
+        """The triggers the agreement has been through: it holds every value they require."""
+        return [
+            spec
+            for spec in self.triggers.values()
+            if spec.fields
+            and all(f.store in agreement.fields for f in spec.fields.values() if not f.optional)
+        ]
+
+    def check_editable(self, agreement: Agreement, store: str) -> None:
+        """A value a trigger records is edited only once that trigger has recorded it."""
+        owners = [
+            spec
+            for spec in self.triggers.values()
+            if any(f.store == store for f in spec.fields.values())
+        ]
+        done = self.recorded(agreement)
+        if owners and not any(spec in done for spec in owners):
+            raise Refused(
+                f"{agreement.key}: {store} is recorded by {owners[0].name}, which has not "
+                f"happened yet; record it with: aqb transition {agreement.key} {owners[0].name}"
+            )
+
+    def check_edit(self, before: Agreement, after: Agreement, zone: ZoneInfo) -> None:
+        """Refuse an edit that breaks a guard of a step already taken, with the guard's own
+        message (a district signature moved before the ministry's, a close before the review)."""
+        broken = self._broken_guards(after, zone)
+        for failure in sorted(set(broken) - set(self._broken_guards(before, zone))):
+            raise Refused(f"{after.key}: {broken[failure]}")
+
+    def _broken_guards(self, agreement: Agreement, zone: ZoneInfo) -> dict[tuple[str, str], str]:
+        """(trigger, guard) -> reason, for each guard of a recorded step the values now break."""
+        broken: dict[tuple[str, str], str] = {}
+        for spec in self.recorded(agreement):
+            values = {
+                name: _typed(fspec, agreement.fields[fspec.store])
+                for name, fspec in spec.fields.items()
+                if agreement.fields.get(fspec.store) is not None
+            }
+            context = GuardContext(agreement, values, self.options, zone)
+            for name in spec.guards:
+                reason = GUARDS[name](context)
+                if reason:
+                    broken[(spec.name, name)] = reason
+        return broken
 
     def parse_fields(
         self,

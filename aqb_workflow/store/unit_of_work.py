@@ -47,7 +47,10 @@ SAVE = Direct(
         budget_cents=bindparam("budget_cents"),
         version=bindparam("version"),
         updated_at=bindparam("updated_at"),
-        state_entered_at=bindparam("state_entered_at"),
+        # kept as it is unless the state changes: a caller's stale copy cannot blank it
+        state_entered_at=func.coalesce(
+            bindparam("state_entered_at"), t.agreement.c.state_entered_at
+        ),
     )
 )
 _EVENT_COLUMNS = tuple(AuditRecord.__dataclass_fields__)
@@ -102,9 +105,10 @@ _ACTIVE = threading.local()
 
 
 class UnitOfWork:
-    """One write transaction. Opened while another is open in the same thread, it joins it:
-    the use cases inside commit together when the outermost one commits (``aqb import``
-    creates, fills and signs an agreement all or nothing)."""
+    """One write transaction. Work that must commit together is done inside one unit of work
+    (``aqb import`` creates, fills and signs an agreement in one); opening a second one while
+    the first is open in the same thread is a programming error, refused at once (on SQLite
+    it would wait for its own lock)."""
 
     def __init__(self, db: Database, anchor: Anchor) -> None:
         self.db = db
@@ -112,15 +116,12 @@ class UnitOfWork:
         self._head: Head | None = None
         self._chain: str | None = None
         self.records: list[AuditRecord] = []
-        self._outer: UnitOfWork | None = None
         self.conn: Connection
         self.tx: RootTransaction
 
     def __enter__(self) -> UnitOfWork:
-        outer = getattr(_ACTIVE, "uow", None)
-        if outer is not None and outer.db is self.db:
-            self._outer, self.conn, self.tx = outer, outer.conn, outer.tx
-            return self
+        if getattr(_ACTIVE, "uow", None) is not None:
+            raise RuntimeError("a unit of work is already open in this thread")
         self._stack = ExitStack()
         self._stack.enter_context(translate_errors())
         try:
@@ -139,8 +140,6 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        if self._outer is not None:
-            return None  # the outermost unit of work commits or rolls back
         _ACTIVE.uow = None
         try:
             if self.tx.is_active:
@@ -153,8 +152,6 @@ class UnitOfWork:
         return None
 
     def commit(self) -> None:
-        if self._outer is not None:
-            return
         crash_point("before_commit")
         self.tx.commit()
         if self._head is not None and self._chain is not None:
@@ -211,7 +208,7 @@ class UnitOfWork:
                 "budget_cents": agreement.budget_cents if budget_cents is None else budget_cents,
                 "version": agreement.version + 1,
                 "updated_at": now,
-                "state_entered_at": now if moved else agreement.entered_at,
+                "state_entered_at": now if moved else None,
             },
         )
         if updated != 1:
@@ -230,7 +227,8 @@ class UnitOfWork:
         return int(found)
 
     # -- measures and contacts --------------------------------------------------------------
-    def add_measure(self, agreement_id: int, category: str, title: str) -> int:
+    def add_measure(self, agreement_id: int, category: str, title: str) -> tuple[int, int]:
+        """Append a measure to the agreement's list; its id and position."""
         last = self.conn.execute(
             select(func.max(t.measure.c.position)).where(t.measure.c.agreement_id == agreement_id)
         ).scalar()
@@ -242,7 +240,7 @@ class UnitOfWork:
                 position=(last or 0) + 1,
             )
         )
-        return _new_id(result)
+        return _new_id(result), (last or 0) + 1
 
     def remove_measure(self, measure_id: int) -> None:
         self.conn.execute(delete(t.measure).where(t.measure.c.id == measure_id))
@@ -293,9 +291,6 @@ class UnitOfWork:
         MOVE_HEAD.write(self.conn, {"seq": record.seq, "hash": record.hash})
         self._head = Head(record.seq, record.hash)
         self.records.append(record)
-        if self._outer is not None:
-            self._outer._head, self._outer._chain = self._head, self._chain
-            self._outer.records.append(record)
         return record
 
 

@@ -15,7 +15,8 @@ class PowerCut(Exception):
     pass
 
 
-@pytest.mark.parametrize("fail_at", ["add_measure", "fire", "nothing"])
+# the second measure, the second signature, the last write (the ``imported`` event)
+@pytest.mark.parametrize("fail_at", ["_add_measure", "fire_in", "record", "nothing"])
 def test_import_commits_all_or_nothing(fail_at, app, workspace, monkeypatch):
     data = SEED.read_bytes()
     extracted = parse_agreement(data.decode("utf-8"), app.registry)
@@ -26,7 +27,7 @@ def test_import_commits_all_or_nothing(fail_at, app, workspace, monkeypatch):
 
         def failing(*args, **kwargs):
             calls["n"] += 1
-            if calls["n"] == 2:
+            if calls["n"] == (13 if fail_at == "record" else 2):
                 raise PowerCut(fail_at)
             return real(*args, **kwargs)
 
