@@ -40,7 +40,11 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         },
         "file": {"folder": (str, "outbox")},
     },
-    "daemon": {"interval_seconds": (int, 60), "heartbeat": (str, "aqb-daemon.heartbeat")},
+    "daemon": {
+        "interval_seconds": (int, 60),
+        "heartbeat": (str, "aqb-daemon.heartbeat"),
+        "overdue_grace_minutes": (int, 30),
+    },
     "calendar": {"subdivision": (str, "HE"), "closure_days": (list, ["12-24", "12-31"])},
     "reminders": {
         "send_at": (str, "08:00"),
@@ -83,6 +87,8 @@ class Settings:
     retry_minutes: tuple[int, ...]
     give_up_hours: int
     users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``aqb daemon status`` exits 1 once an undelivered reminder is overdue by more than this
+    overdue_grace_minutes: int = 30
 
     @property
     def folder(self) -> Path:
@@ -183,6 +189,8 @@ def load_settings(path: Path | None = None) -> Settings:
         ) from None
     if values["daemon"]["interval_seconds"] < 1:
         raise ConfigError(f"{source}: daemon.interval_seconds must be at least 1")
+    if values["daemon"]["overdue_grace_minutes"] < 0:
+        raise ConfigError(f"{source}: daemon.overdue_grace_minutes must not be negative")
     if values["database"]["busy_timeout_ms"] < 0:
         raise ConfigError(f"{source}: database.busy_timeout_ms must not be negative")
 
@@ -228,4 +236,5 @@ def load_settings(path: Path | None = None) -> Settings:
         retry_minutes=tuple(retries),
         give_up_hours=values["reminders"]["give_up_hours"],
         users=users,
+        overdue_grace_minutes=values["daemon"]["overdue_grace_minutes"],
     )

@@ -494,19 +494,34 @@ def current(app: App, key: str) -> Agreement:
         return load_agreement(conn, key)
 
 
-def retry_reminder(app: App, actor: Actor, reminder_id: int) -> dict[str, Any]:
-    """Put a failed reminder back in the queue, due now, attempts reset; audited."""
+def retry_reminder(
+    app: App,
+    actor: Actor,
+    reminder_id: int,
+    gone: Any = None,
+) -> dict[str, Any]:
+    """Put a reminder back in the queue, due now, attempts reset; audited.
+
+    Failed ones; pending ones that are due (waiting out a backoff after a temporary failure,
+    or not yet tried); and ones in flight whose sender is gone (``gone(row) -> bool``: the
+    lease ran out, or the daemon is provably not running). One in flight with a live sender,
+    one not yet due, sent or cancelled ones are refused.
+    """
+    from aqb_workflow.domain.reminders import retry_refusal
+
     now = app.clock.now()
     with UnitOfWork(app.db, app.anchor) as uow:
         row = outbox.get(uow.conn, reminder_id)
         if row is None:
             raise NotFound(f"no reminder {reminder_id} (aqb reminders list --failed)")
-        agreement = load_agreement(uow.conn, row["agreement"])
+        agreement = load_agreement(uow.conn, row["agreement"], measures=False)
         role = _require(actor, ("ministry",), "retry reminders", agreement.district)
-        if row["status"] != "failed":
-            raise Refused(
-                f"reminder {reminder_id} is {row['status']}; only failed ones are retried"
-            )
+        in_flight = row["status"] == "sending"
+        refusal = retry_refusal(
+            row, now, sender_gone=bool(in_flight and gone is not None and gone(row))
+        )
+        if refusal:
+            raise Refused(refusal)
         outbox.reopen(uow.conn, reminder_id, now)
         uow.append(
             Event(
@@ -518,6 +533,7 @@ def retry_reminder(app: App, actor: Actor, reminder_id: int) -> dict[str, Any]:
                 payload={
                     "reminder": reminder_id,
                     "kind": row["kind"],
+                    "status": row["status"],
                     "last_error": row["last_error"],
                 },
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -23,7 +24,11 @@ def reminders() -> None:
 
 
 @reminders.command("list", epilog="Example: aqb reminders list --failed --json")
-@click.option("--due", is_flag=True, help="Only what is due now (pending or in flight).")
+@click.option(
+    "--due",
+    is_flag=True,
+    help="Only what is due and undelivered: pending (also waiting to be retried) or in flight.",
+)
 @click.option(
     "--failed", is_flag=True, help="Only failed ones (retry with: aqb reminders retry ID)."
 )
@@ -96,39 +101,55 @@ def preview(reminder_id: int) -> None:
 def send_due() -> None:
     """Send everything due now in one pass (for sites that run cron instead of the daemon).
 
-    Exits 1 if a reminder failed in this pass (aqb reminders list --failed shows it).
+    The same pass as aqb daemon --once. Exits 1 if anything in the pass failed
+    (aqb reminders list --failed shows it).
     """
-    import os
-    import socket
-
     from aqb_workflow.mail.backends import backend_from_settings
-    from aqb_workflow.scheduler.daemon import log
-    from aqb_workflow.scheduler.dispatch import run_pass
+    from aqb_workflow.scheduler.daemon import read_heartbeat, run_daemon
 
     application = app()
-    result = run_pass(
-        application,
-        backend_from_settings(application.settings),
-        worker=f"{socket.gethostname()}:{os.getpid()}",
-        log=log,
-    )
-    click.echo(f"reminders: {result}")
-    if result.failed:
-        sys.exit(1)
+    code = run_daemon(application, backend_from_settings(application.settings), once=True)
+    beat = read_heartbeat(application.settings.heartbeat) or {}
+    click.echo(f"reminders: {beat.get('last_result') or 'nothing sent'}")
+    sys.exit(code)
 
 
 @reminders.command(epilog="Example: aqb reminders retry 12")
 @click.argument("reminder_id", type=int)
 @actor_option
 def retry(reminder_id: int, actor_name: str | None) -> None:
-    """Queue a failed reminder again, due now (after fixing the contact or mail server)."""
+    """Send a reminder again now: a failed one (after fixing the contact or mail server), one
+    waiting to be retried after a temporary failure, or one left in flight by a daemon that
+    is gone. Exits 1 if sending it failed again.
+    """
     from aqb_workflow import services
+    from aqb_workflow.mail.backends import backend_from_settings
+    from aqb_workflow.scheduler.daemon import one_reminder, sender_gone
 
     application = app()
     who = actor(application, actor_name)
     with refusals_logged(application, who, f"reminders retry {reminder_id}"):
-        row = services.retry_reminder(application, who, reminder_id)
-    click.echo(f"reminder {reminder_id} ({row['agreement']}, {row['kind']}) queued again")
+        row = services.retry_reminder(
+            application, who, reminder_id, gone=lambda r: sender_gone(application, r)
+        )
+    what = f"reminder {reminder_id} ({row['agreement']}, {row['kind']})"
+    outcome = one_reminder(application, backend_from_settings(application.settings), reminder_id)
+    if outcome is None:
+        click.echo(f"{what} queued again; the running daemon sends it with its next pass")
+        return
+    click.echo(f"{what}: {_OUTCOMES.get(outcome, outcome)}")
+    if outcome == "failed":
+        sys.exit(1)
+
+
+_OUTCOMES = {
+    "sent": "sent",
+    "retried": "temporary failure again, retried later (aqb reminders list --due)",
+    "failed": "failed again (aqb reminders list --failed)",
+    "superseded": "not sent: a later reminder of its series is due",
+    "held": "held back: it waits for the series it escalates",
+    "stale": "not sent: the reminder it reports has been delivered since",
+}
 
 
 @click.group(
@@ -154,56 +175,104 @@ def daemon(ctx: click.Context, once: bool) -> None:
 @daemon.command(epilog="Example: aqb daemon status --json")
 @json_option
 def status(as_json: bool) -> None:
-    """Is the daemon running, when did it last run, how long is the queue.
+    """Is the daemon running, when did it last run, how long is the queue, what is overdue.
 
-    Exits 0 when it runs and nothing failed; 1 when it is not running or a reminder failed.
+    Exits 0 when it runs, nothing failed and nothing is overdue; 1 when it is not running, a
+    reminder failed, or one is still undelivered longer than [daemon] overdue_grace_minutes
+    after its due time (waiting to be retried, or in flight).
     """
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
-    from aqb_workflow.scheduler.daemon import pid_alive, read_heartbeat
     from aqb_workflow.store import outbox
 
     application = app()
     settings = application.settings
-    beat = read_heartbeat(settings.heartbeat) or {}
     now = application.clock.now()
-    last = beat.get("last_pass_at") or beat.get("started_at")
-    fresh = bool(last) and now - datetime.fromisoformat(last) < timedelta(
-        seconds=3 * settings.daemon_interval_seconds + 60
-    )
-    running = beat.get("state") == "running" and pid_alive(int(beat.get("pid", 0) or 0)) and fresh
+    grace = timedelta(minutes=settings.overdue_grace_minutes)
     with application.db.read() as conn:
         counts = outbox.counts(conn, now)
+        late = outbox.overdue(conn, now - grace)
     report = {
-        "running": running,
-        "pid": beat.get("pid"),
-        "started_at": beat.get("started_at"),
-        "last_pass_at": beat.get("last_pass_at"),
-        "last_result": beat.get("last_result"),
+        **_daemon_state(application, now),
         "due": counts.get("due", 0),
         "pending": counts.get("pending", 0),
         "sending": counts.get("sending", 0),
         "failed": counts.get("failed", 0),
         "sent": counts.get("sent", 0),
+        "overdue_grace_minutes": settings.overdue_grace_minutes,
+        "overdue": len(late),
+        "overdue_reminders": [
+            {k: r[k] for k in ("id", "agreement", "kind", "due_at", "status", "next_attempt_at")}
+            | {"attempts": r["attempts"], "last_error": r["last_error"]}
+            for r in late
+        ],
     }
     if as_json:
         emit_json(report)
     else:
-        from aqb_workflow.present import local_time
-
-        state = f"running (pid {report['pid']})" if running else "not running"
-        click.echo(f"daemon: {state}")
-        if report["last_pass_at"]:
-            click.echo(
-                f"last pass: {local_time(report['last_pass_at'], settings.zone)} "
-                f"({report['last_result']})"
-            )
-        click.echo(
-            f"queue: {report['due']} due now, {report['pending']} pending, "
-            f"{report['sending']} in flight, {report['failed']} failed, {report['sent']} sent"
-        )
-    if not running or report["failed"]:
+        _print_status(report, application.settings.zone)
+    if not report["running"] or report["failed"] or report["overdue"]:
         sys.exit(1)
+
+
+def _daemon_state(application: Any, now: Any) -> dict[str, Any]:
+    from datetime import datetime, timedelta
+
+    from aqb_workflow.scheduler.daemon import pid_alive, read_heartbeat
+
+    settings = application.settings
+    beat = read_heartbeat(settings.heartbeat) or {}
+    last = beat.get("last_pass_at") or beat.get("started_at")
+    fresh = bool(last) and now - datetime.fromisoformat(str(last)) < timedelta(
+        seconds=3 * settings.daemon_interval_seconds + 60
+    )
+    alive = pid_alive(int(beat.get("pid", 0) or 0))
+    return {
+        "running": beat.get("state") == "running" and alive and fresh,
+        "pid": beat.get("pid"),
+        "started_at": beat.get("started_at"),
+        "last_pass_at": beat.get("last_pass_at"),
+        "last_result": beat.get("last_result"),
+    }
+
+
+def _print_status(report: dict[str, Any], zone: Any) -> None:
+    from aqb_workflow.present import local_time
+
+    state = f"running (pid {report['pid']})" if report["running"] else "not running"
+    click.echo(f"daemon: {state}")
+    if report["last_pass_at"]:
+        click.echo(
+            f"last pass: {local_time(str(report['last_pass_at']), zone)} ({report['last_result']})"
+        )
+    click.echo(
+        f"queue: {report['due']} due now, {report['pending']} pending, "
+        f"{report['sending']} in flight, {report['failed']} failed, {report['sent']} sent"
+    )
+    late = report["overdue_reminders"]
+    if not late:
+        return
+    click.echo(
+        f"overdue: {len(late)} undelivered more than {report['overdue_grace_minutes']} "
+        "minutes after their due time (aqb reminders list --due)"
+    )
+    click.echo(
+        table(
+            ["id", "agreement", "kind", "due", "status", "tries", "last error"],
+            [
+                (
+                    r["id"],
+                    r["agreement"],
+                    r["kind"],
+                    local_time(r["due_at"], zone),
+                    r["status"],
+                    r["attempts"],
+                    (r["last_error"] or "")[:60],
+                )
+                for r in late
+            ],
+        )
+    )
 
 
 COMMANDS = [reminders, daemon]

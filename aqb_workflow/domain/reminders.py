@@ -40,6 +40,7 @@ _RULE_KEYS: dict[str, type | tuple[type, ...]] = {
     "unless": str,
     "if_set": str,
     "invite": str,
+    "after": str,
 }
 
 
@@ -77,6 +78,9 @@ class Rule:
     unless: str | None
     if_set: str | None
     invite: str
+    #: The kind of the series this rule escalates: it goes out its own interval after the
+    #: first reminder of that series was actually sent, never in the same pass.
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,9 +179,33 @@ def rules_from_data(
                 unless=body.get("unless"),
                 if_set=body.get("if_set"),
                 invite=invite,
+                after=body.get("after"),
             )
         )
+    for rule in rules:
+        _check_after(rule, rules, f"{source}: reminders.{rule.kind}.after")
     return tuple(rules)
+
+
+def _check_after(rule: Rule, rules: Sequence[Rule], where: str) -> None:
+    """``after`` names a series on the same anchor that starts before the escalation."""
+    if rule.after is None:
+        return
+    series = next((r for r in rules if r.kind == rule.after and r is not rule), None)
+    if series is None:
+        raise ConfigError(f"{where}: no reminder rule of kind {rule.after!r}")
+    if series.after is not None:
+        raise ConfigError(f"{where}: {rule.after!r} escalates another series itself")
+    if series.anchor != rule.anchor:
+        raise ConfigError(
+            f"{where}: {rule.after!r} counts from {series.anchor}, this rule from {rule.anchor}; "
+            "both must count from the same anchor"
+        )
+    units = {o.working_days for o in (*rule.offsets, *series.offsets)}
+    if len(units) > 1 or any(o.before for o in (*rule.offsets, *series.offsets)):
+        raise ConfigError(f"{where}: offsets must all be days (d) or all working days (wd), >= 0")
+    if min(o.amount for o in rule.offsets) <= min(o.amount for o in series.offsets):
+        raise ConfigError(f"{where}: the escalation must come after the first {rule.after!r}")
 
 
 def anchor_date(
@@ -195,6 +223,15 @@ def anchor_date(
     if "T" in str(value):
         return parse_utc(str(value)).astimezone(zone).date()
     return date.fromisoformat(str(value))
+
+
+def at_send_time(day: date, send_at: tuple[int, int], zone: ZoneInfo) -> datetime:
+    """``send_at`` local time on ``day``, in UTC."""
+    naive = datetime.combine(day, time(*send_at))
+    try:
+        return local_to_utc(naive, zone)
+    except Exception:  # 08:00 never falls in a DST gap, but a configured 02:30 might
+        return local_to_utc(naive + timedelta(hours=1), zone)
 
 
 def plan(
@@ -246,11 +283,7 @@ def plan(
                     day = base + timedelta(days=offset.amount)
                 day += timedelta(days=n * rule.repeat_every_days)
                 day = calendar.on_or_before(day) if offset.before else calendar.on_or_after(day)
-                naive = datetime.combine(day, time(*send_at))
-                try:
-                    due = local_to_utc(naive, zone)
-                except Exception:  # 08:00 never falls in a DST gap, but a configured 02:30 might
-                    due = local_to_utc(naive + timedelta(hours=1), zone)
+                due = at_send_time(day, send_at, zone)
                 item = Planned(
                     identity=f"{key}|{rule.kind}|{anchor_value}|{offset.text()}|{n + 1}",
                     kind=rule.kind,
@@ -268,3 +301,75 @@ def plan(
                     planned.append(item)
             planned += overdue[-1:]
     return planned
+
+
+def series_of(identity: str) -> str:
+    """The series a planned reminder belongs to: its identity without the occurrence
+    (``key|kind|anchor|offset``). Rows added outside the rules have no series of their own."""
+    return identity.rsplit("|", 1)[0] + "|"
+
+
+def rule_prefix(identity: str) -> str:
+    """``key|kind|anchor|``: every reminder of one rule for one anchor value, all offsets."""
+    return "|".join(identity.split("|")[:3]) + "|"
+
+
+def superseded(occurrence: int, series: Sequence[tuple[int, datetime]], now: datetime) -> bool:
+    """Catch-up: an occurrence not yet sent is superseded once a later occurrence of its
+    series (``series``: each row's occurrence and due time) is due too; only the latest due
+    one goes out, so a reader never gets three reminders of one thing in one morning."""
+    return any(n > occurrence and due <= now for n, due in series)
+
+
+def escalation_hold(
+    rule: Rule,
+    series_rule: Rule,
+    *,
+    first_sent: datetime | None,
+    series_open: bool,
+    now: datetime,
+    calendar: Calendar,
+    zone: ZoneInfo,
+    send_at: tuple[int, int],
+) -> datetime | None:
+    """Until when an escalation (``rule.after``) waits, or None when it may go now.
+
+    Its own interval (its offset minus the series' first offset: 35d - 14d = 21 days) counts
+    from the first reminder of the series actually sent. While none was sent but one is still
+    open, the series goes first: the earliest it can be sent is now, so the escalation waits
+    at least its interval from now and is looked at again then. A series that can no longer
+    be sent (failed, cancelled) does not hold its escalation back: the desk must hear of it.
+    """
+    if first_sent is None:
+        if not series_open:
+            return None
+        first_sent = now
+    interval = min(o.amount for o in rule.offsets) - min(o.amount for o in series_rule.offsets)
+    start = first_sent.astimezone(zone).date()
+    if rule.offsets[0].working_days:
+        day = calendar.add_working_days(start, interval)
+    else:
+        day = calendar.on_or_after(start + timedelta(days=interval))
+    gate = at_send_time(day, send_at, zone)
+    return gate if gate > now else None
+
+
+def retry_refusal(row: Mapping[str, Any], now: datetime, *, sender_gone: bool) -> str | None:
+    """Why ``aqb reminders retry`` refuses this reminder, or None when it may be sent again:
+    failed ones; pending ones that are due (waiting out a backoff after a temporary failure,
+    or not yet tried); ones in flight whose sender is gone."""
+    status, rid = row["status"], row["id"]
+    if status == "failed":
+        return None
+    if status == "pending":
+        if parse_utc(row["due_at"]) <= now or row["attempts"]:
+            return None
+        return f"reminder {rid} is not due before {row['due_at']}; nothing to retry"
+    if status == "sending":
+        if sender_gone:
+            return None
+        return (
+            f"reminder {rid} is being sent by {row['claimed_by']} right now "
+            f"(its claim runs until {row['claimed_until']}); look again in a moment"
+        )
+    return f"reminder {rid} is {status}; only failed, waiting or stuck reminders are retried"

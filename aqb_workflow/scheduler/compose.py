@@ -12,12 +12,12 @@ from sqlalchemy import Connection
 from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.formats import format_date_de, format_datetime_de, parse_utc
 from aqb_workflow.domain.model import Agreement
-from aqb_workflow.domain.reminders import Rule, anchor_date
+from aqb_workflow.domain.reminders import Rule, anchor_date, rule_prefix
 from aqb_workflow.errors import AqbError
 from aqb_workflow.mail.invite import review_invite
 from aqb_workflow.mail.message import Outgoing
 from aqb_workflow.mail.render import render
-from aqb_workflow.store import queries
+from aqb_workflow.store import outbox, queries
 from aqb_workflow.store.unit_of_work import load_agreement
 
 REVIEW_LENGTH = timedelta(hours=2)
@@ -148,8 +148,24 @@ def context(
     }
 
 
+def reader_numbering(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
+    """Number a reminder as its reader counts: ``occurrence`` is 1 + the reminders of this
+    rule and anchor actually sent before, ``max_occurrences`` that plus those still to come.
+    After a catch-up (earlier occurrences superseded) or for an agreement created late, the
+    first mail anyone gets is the first, not "3. Erinnerung"."""
+    parts = row["identity"].split("|")
+    if len(parts) != 5:  # not planned by a rule (a delivery-failure report)
+        return row
+    mine = outbox.of_kind(conn, row["agreement"], row["kind"], rule_prefix(row["identity"]))
+    others = [r for r in mine if r.id != row["id"]]
+    sent = sum(r.status == "sent" for r in others)
+    to_come = sum(r.status in outbox.OPEN and r.due_at > row["due_at"] for r in others)
+    return {**row, "occurrence": sent + 1, "max_occurrences": sent + 1 + to_come}
+
+
 def compose(app: App, conn: Connection, row: dict[str, Any], now: datetime, late: bool) -> Outgoing:
     """The message for one claimed reminder, rendered with the data as it is now."""
+    row = reader_numbering(conn, row)
     agreement = load_agreement(conn, row["agreement"])
     people = recipients(conn, agreement, json.loads(row["recipients"]))
     ctx = context(app, agreement, row, late, [p["name"] for p in people])

@@ -42,6 +42,7 @@ STAFF_ROLE = "aqb_users"
 GRANTS = (
     "GRANT USAGE ON SCHEMA public TO aqb_users",
     "GRANT SELECT, INSERT, UPDATE, DELETE ON agreement, measure, contact, reminder TO aqb_users",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON daemon TO aqb_users",
     "GRANT SELECT, UPDATE ON audit_head TO aqb_users",
     "GRANT SELECT, INSERT ON audit_event, refusal TO aqb_users",
     "GRANT SELECT ON meta, alembic_version TO aqb_users",

@@ -87,6 +87,7 @@ def _pending(
         "late": False,
         "note": None,
         "created_at": created,
+        "retried_at": None,
     }
 
 
@@ -146,8 +147,10 @@ def claim(
     lease_until: datetime,
     *,
     skip_locked: bool,
+    only: int | None = None,
 ) -> dict[str, Any] | None:
-    """Take the oldest due reminder (or one whose sender died mid-send) for this worker."""
+    """Take the oldest due reminder (or one whose sender died mid-send) for this worker;
+    ``only``: that reminder, if it is due."""
     stamp = format_utc(now)
     query = (
         select(t.reminder)
@@ -160,6 +163,8 @@ def claim(
         .order_by(t.reminder.c.next_attempt_at, t.reminder.c.id)
         .limit(1)
     )
+    if only is not None:
+        query = query.where(t.reminder.c.id == only)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     row = conn.execute(query).mappings().first()
@@ -230,6 +235,7 @@ def reopen(conn: Connection, reminder_id: int, now: datetime) -> None:
             first_attempt_at=None,
             finished_at=None,
             claimed_until=None,
+            retried_at=format_utc(now),
         )
     )
 
@@ -238,6 +244,13 @@ def get(conn: Connection, reminder_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(t.reminder).where(t.reminder.c.id == reminder_id)).mappings()
     found = row.first()
     return dict(found) if found is not None else None
+
+
+def _due(now: datetime) -> Any:
+    """Due: its time has come, whether or not a retry is planned for later (a reminder
+    waiting out a backoff after a failed attempt is due and undelivered, not "not yet")."""
+    stamp = format_utc(now)
+    return or_(t.reminder.c.next_attempt_at <= stamp, t.reminder.c.due_at <= stamp)
 
 
 def listing(
@@ -252,7 +265,7 @@ def listing(
     if status:
         query = query.where(t.reminder.c.status.in_(list(status)))
     if due_before is not None:
-        query = query.where(t.reminder.c.next_attempt_at <= format_utc(due_before))
+        query = query.where(_due(due_before))
     if agreement is not None:
         query = query.where(t.reminder.c.agreement == agreement)
     if limit is not None:
@@ -266,9 +279,131 @@ def counts(conn: Connection, now: datetime) -> dict[str, int]:
     ).all()
     found = {status: int(n) for status, n in rows}
     due = conn.execute(
-        select(func.count())
-        .select_from(t.reminder)
-        .where(t.reminder.c.status.in_(OPEN), t.reminder.c.next_attempt_at <= format_utc(now))
+        select(func.count()).select_from(t.reminder).where(t.reminder.c.status.in_(OPEN), _due(now))
     ).scalar()
     found["due"] = int(due or 0)
     return found
+
+
+def hold(conn: Connection, row: dict[str, Any], until: datetime) -> None:
+    """Undo a claim that turned out early (an escalation waiting for its series): the
+    reminder is due at ``until`` now, and the claim is not counted as an attempt."""
+    stamp = format_utc(until)
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == row["id"])
+        .values(
+            status="pending",
+            due_at=stamp,
+            next_attempt_at=stamp,
+            attempts=row["attempts"] - 1,
+            first_attempt_at=None if row["attempts"] <= 1 else row["first_attempt_at"],
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def cancel(conn: Connection, reminder_id: int, now: datetime, reason: str) -> None:
+    """A claimed or pending reminder that is no longer to be sent (superseded, stale)."""
+    conn.execute(
+        update(t.reminder)
+        .where(t.reminder.c.id == reminder_id)
+        .values(
+            status="cancelled", finished_at=format_utc(now), last_error=reason, claimed_until=None
+        )
+    )
+
+
+class SeriesRow(NamedTuple):
+    id: int
+    identity: str
+    status: str
+    occurrence: int
+    due_at: str
+    finished_at: str | None
+
+
+def of_kind(conn: Connection, key: str, kind: str, prefix: str) -> list[SeriesRow]:
+    """The agreement's reminders of ``kind`` whose identity starts with ``prefix``."""
+    query = select(
+        t.reminder.c.id,
+        t.reminder.c.identity,
+        t.reminder.c.status,
+        t.reminder.c.occurrence,
+        t.reminder.c.due_at,
+        t.reminder.c.finished_at,
+    ).where(t.reminder.c.agreement == key, t.reminder.c.kind == kind)
+    found = [SeriesRow(*row) for row in conn.execute(query)]
+    return [row for row in found if row.identity.startswith(prefix)]
+
+
+def status_of(conn: Connection, reminder_id: int) -> str | None:
+    found = conn.execute(select(t.reminder.c.status).where(t.reminder.c.id == reminder_id))
+    return found.scalar()
+
+
+def pull_forward(conn: Connection, now: datetime) -> list[int]:
+    """The mail server accepts again: reminders waiting out a backoff after a temporary
+    failure (tried, not given up) are due now instead."""
+    stamp = format_utc(now)
+    waiting = and_(
+        t.reminder.c.status == "pending",
+        t.reminder.c.attempts > 0,
+        t.reminder.c.last_error.is_not(None),
+        t.reminder.c.next_attempt_at > stamp,
+    )
+    ids = [int(i) for i in conn.execute(select(t.reminder.c.id).where(waiting)).scalars()]
+    if ids:
+        conn.execute(
+            update(t.reminder).where(t.reminder.c.id.in_(ids)).values(next_attempt_at=stamp)
+        )
+    return ids
+
+
+def release(conn: Connection, now: datetime, workers: Sequence[str] | None = None) -> list[int]:
+    """Claims of senders that are provably gone (``workers``; None: every claim, when the
+    caller holds SQLite's single-daemon lock) go back to ``pending``, due now."""
+    query = select(t.reminder.c.id).where(t.reminder.c.status == "sending")
+    if workers is not None:
+        query = query.where(t.reminder.c.claimed_by.in_(list(workers)))
+    ids = [int(i) for i in conn.execute(query).scalars()]
+    if ids:
+        conn.execute(
+            update(t.reminder)
+            .where(t.reminder.c.id.in_(ids), t.reminder.c.status == "sending")
+            .values(
+                status="pending",
+                next_attempt_at=format_utc(now),
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+    return ids
+
+
+def claimants(conn: Connection) -> list[str]:
+    """The workers holding claims now."""
+    query = (
+        select(t.reminder.c.claimed_by)
+        .where(t.reminder.c.status == "sending", t.reminder.c.claimed_by.is_not(None))
+        .distinct()
+    )
+    return [str(w) for w in conn.execute(query).scalars()]
+
+
+def overdue(conn: Connection, cutoff: datetime) -> list[dict[str, Any]]:
+    """Open reminders (pending, also those waiting out a backoff, and in flight) that were
+    expected before ``cutoff`` (their due time, or when they were planned if that was later)
+    and are still not delivered."""
+    stamp = format_utc(cutoff)
+    query = (
+        select(t.reminder)
+        .where(
+            t.reminder.c.status.in_(OPEN),
+            t.reminder.c.due_at <= stamp,
+            t.reminder.c.created_at <= stamp,
+        )
+        .order_by(t.reminder.c.due_at, t.reminder.c.id)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]

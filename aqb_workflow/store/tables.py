@@ -136,8 +136,19 @@ reminder = Table(
     Column("note", Text, nullable=True),  # JSON
     _text("created_at", 40),
     _text("finished_at", 40, nullable=True),
+    _text("retried_at", 40, nullable=True),  # aqb reminders retry: the horizon starts again
     Index("ix_reminder_due", "status", "next_attempt_at"),
     Index("ix_reminder_agreement", "agreement", "status"),
+)
+
+# A running daemon's heartbeat (PostgreSQL): whose claims may be taken back before their lease.
+daemon = Table(
+    "daemon",
+    metadata,
+    Column("worker", String(120), primary_key=True),  # host:pid, as in reminder.claimed_by
+    _text("started_at", 40),
+    _text("beat_at", 40),
+    _text("state", 12),  # running, stopped
 )
 
 # A refused attempt (wrong role, foreign district): who tried what. Not in any chain.
