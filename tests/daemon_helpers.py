@@ -9,12 +9,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from aqb_workflow.config import load_settings
+from aqb_workflow.domain.formats import format_utc
 from tests.conftest import Workspace
 
 
@@ -68,3 +70,19 @@ def daemon(ws: Workspace, *args: str, **env: str) -> Iterator[subprocess.Popen[b
 
 def daemon_log(ws: Workspace) -> str:
     return "\n".join(p.read_text("utf-8") for p in sorted(ws.root.glob("daemon-*.err")))
+
+
+#: Escalates district_signature_pending (``after`` in states/agreement.toml): it waits its own
+#: 21 days after the first reminder of its series was sent, so a daemon pass over an overdue
+#: backlog holds it back instead of sending it with the series.
+ESCALATION = "district_signature_escalation"
+
+
+def held_back(row: dict[str, Any]) -> bool:
+    """An escalation the dispatcher held back: pending, never tried, due weeks from now."""
+    return (
+        row["kind"] == ESCALATION
+        and row["status"] == "pending"
+        and row["attempts"] == 0
+        and row["next_attempt_at"] > format_utc(datetime.now(UTC) + timedelta(days=14))
+    )

@@ -99,7 +99,7 @@ def run_pass(
     ``only``: just that reminder, if it is due (``aqb reminders retry``).
     """
     result = PassResult()
-    pulled = False
+    pulled = probed = only is not None
     while not (stop and stop.is_set()) and (limit is None or result.handled < limit):
         now = app.clock.now()
         with UnitOfWork(app.db, app.anchor) as uow:
@@ -109,7 +109,11 @@ def run_pass(
             decision = _triage(app, uow, row, now) if row is not None else None
             uow.commit()
         if row is None:
-            break
+            tried = result.sent + result.retried + result.failed
+            if probed or pulled or tried or not _probe(app, now):
+                break
+            probed = True
+            continue
         where = f"reminder {row['id']} {row['agreement']} {row['kind']}"
         if decision is not None:
             outcome, detail = decision
@@ -120,10 +124,29 @@ def run_pass(
         outcome, detail = _deliver(app, backend, row, now)
         setattr(result, outcome, getattr(result, outcome) + 1)
         log(f"{where}: {detail}")
-        if outcome == "sent" and not pulled and only is None:
+        if outcome == "sent" and not pulled:
             pulled = True
             _pull_forward(app, now, log)
     return result
+
+
+def _probe(app: App, now: datetime) -> bool:
+    """A pass with nothing to send while reminders wait out a backoff tries one of them early
+    (the one tried longest ago, if that was at least the first retry step ago): when the
+    server accepts it, the rest follow at once (``_pull_forward``) instead of each waiting for
+    its next step, so recovery shows within a pass of the server's return (G12)."""
+    schedule = app.settings.retry_minutes
+    with UnitOfWork(app.db, app.anchor) as uow:
+        last_tries = [
+            (parse_utc(at) - timedelta(minutes=schedule[min(n, len(schedule)) - 1]), rid)
+            for rid, n, at in outbox.waiting(uow.conn, now)
+        ]
+        ready = [item for item in last_tries if now - item[0] >= timedelta(minutes=schedule[0])]
+        if not ready:
+            return False
+        outbox.pull_forward(uow.conn, now, [min(ready)[1]])
+        uow.commit()
+    return True
 
 
 def _deliver(app: App, backend: Backend, row: dict[str, Any], now: datetime) -> tuple[str, str]:

@@ -343,22 +343,38 @@ def status_of(conn: Connection, reminder_id: int) -> str | None:
     return found.scalar()
 
 
-def pull_forward(conn: Connection, now: datetime) -> list[int]:
-    """The mail server accepts again: reminders waiting out a backoff after a temporary
-    failure (tried, not given up) are due now instead."""
-    stamp = format_utc(now)
-    waiting = and_(
+def _waiting(now: datetime) -> Any:
+    """Tried, failed temporarily, not given up, next try later than ``now``."""
+    return and_(
         t.reminder.c.status == "pending",
         t.reminder.c.attempts > 0,
         t.reminder.c.last_error.is_not(None),
-        t.reminder.c.next_attempt_at > stamp,
+        t.reminder.c.next_attempt_at > format_utc(now),
     )
-    ids = [int(i) for i in conn.execute(select(t.reminder.c.id).where(waiting)).scalars()]
-    if ids:
+
+
+def waiting(conn: Connection, now: datetime) -> list[tuple[int, int, str]]:
+    """Reminders waiting out a backoff: (id, attempts, next_attempt_at)."""
+    query = select(t.reminder.c.id, t.reminder.c.attempts, t.reminder.c.next_attempt_at).where(
+        _waiting(now)
+    )
+    return [(int(i), int(n), str(at)) for i, n, at in conn.execute(query)]
+
+
+def pull_forward(conn: Connection, now: datetime, ids: Sequence[int] | None = None) -> list[int]:
+    """The mail server accepts again: reminders waiting out a backoff after a temporary
+    failure (tried, not given up) are due now instead (``ids``: only those)."""
+    query = select(t.reminder.c.id).where(_waiting(now))
+    if ids is not None:
+        query = query.where(t.reminder.c.id.in_(list(ids)))
+    found = [int(i) for i in conn.execute(query).scalars()]
+    if found:
         conn.execute(
-            update(t.reminder).where(t.reminder.c.id.in_(ids)).values(next_attempt_at=stamp)
+            update(t.reminder)
+            .where(t.reminder.c.id.in_(found))
+            .values(next_attempt_at=format_utc(now))
         )
-    return ids
+    return found
 
 
 def release(conn: Connection, now: datetime, workers: Sequence[str] | None = None) -> list[int]:

@@ -39,7 +39,7 @@ from aqb_workflow.scheduler.dispatch import run_pass
 from aqb_workflow.store.migrate import upgrade
 from aqb_workflow.testing import FixedClock
 from tests.conftest import MINISTRY, Workspace, make_workspace, run_cli
-from tests.daemon_helpers import daemon, daemon_log, engine_of, wait_for
+from tests.daemon_helpers import ESCALATION, daemon, daemon_log, engine_of, held_back, wait_for
 from tests.paths import bring_to
 from tests.smtp_server import Inbox, SmtpServer
 
@@ -67,7 +67,8 @@ def install(ws: Workspace, at: datetime = PLANNED_AT) -> App:
 
 def plan_overdue(app: App, years: range) -> list[str]:
     """Agreements signed by the ministry on 1 July 2024 and not countersigned: each one gets a
-    district_signature_pending and a district_signature_escalation, both long overdue."""
+    district_signature_pending and a district_signature_escalation, both long overdue. The
+    daemon sends the first and holds the escalation back for 21 days after it."""
     return [bring_to(app, "signed_by_ministry", "giessen", year) for year in years]
 
 
@@ -85,13 +86,21 @@ def rows_of(ws: Workspace, agreement: str | None = None) -> list[dict[str, Any]]
     return [dict(r) for r in found if agreement in (None, r["agreement"])]
 
 
-def due_now(ws: Workspace) -> list[dict[str, Any]]:
+def due_now(ws: Workspace, escalations: bool = False) -> list[dict[str, Any]]:
+    """Pending and due now; without ``escalations``, what a pass sends (not those it holds)."""
     now = format_utc(datetime.now(UTC))
-    return [r for r in rows_of(ws) if r["status"] == "pending" and r["next_attempt_at"] <= now]
+    return [
+        r
+        for r in rows_of(ws)
+        if r["status"] == "pending"
+        and r["next_attempt_at"] <= now
+        and (escalations or r["kind"] != ESCALATION)
+    ]
 
 
 def open_rows(ws: Workspace) -> list[dict[str, Any]]:
-    return [r for r in rows_of(ws) if r["status"] in ("pending", "sending")]
+    """Open reminders other than escalations held back for weeks."""
+    return [r for r in rows_of(ws) if r["status"] in ("pending", "sending") and not held_back(r)]
 
 
 def statuses(ws: Workspace, ids: set[int]) -> set[str]:
@@ -158,20 +167,19 @@ def test_daemon_sends_everything_due_reports_status_and_stops_on_sigterm(site, s
     app = install(site)
     keys = plan_overdue(app, range(2001, 2008))
     app.db.dispose()
+    assert len(due_now(site, escalations=True)) == 2 * len(keys) == 14
     due = due_now(site)
-    assert len(due) == 2 * len(keys) == 14
-    assert {r["kind"] for r in due} == {
-        "district_signature_pending",
-        "district_signature_escalation",
-    }
+    assert len(due) == len(keys) == 7
+    assert {r["kind"] for r in due} == {"district_signature_pending"}
 
     with daemon(site) as proc:
-        wait_for("14 messages", lambda: len(server.inbox.messages) >= len(due))
+        wait_for("7 messages", lambda: len(server.inbox.messages) >= len(due))
         wanted = {r["id"] for r in due}
         wait_for("all rows sent", lambda: statuses(site, wanted) == {"sent"})
+        wait_for("escalations held", lambda: len([r for r in rows_of(site) if held_back(r)]) == 7)
         status = run_cli(site, "daemon status", expect=0, actor=None)
         assert f"running (pid {proc.pid})" in status.stdout
-        assert f"0 pending, 0 in flight, 0 failed, {len(due)} sent" in status.stdout
+        assert f"7 pending, 0 in flight, 0 failed, {len(due)} sent" in status.stdout
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=8) == 0, daemon_log(site)
@@ -268,7 +276,7 @@ def test_sigterm_during_a_slow_send_finishes_it_then_a_second_signal_exits_at_on
     app = install(ws)
     plan_overdue(app, range(2001, 2003))
     app.db.dispose()
-    planned = {r["id"] for r in due_now(ws)}
+    planned = {r["id"] for r in due_now(ws, escalations=True)}
     assert len(planned) == 4
 
     with daemon(ws) as proc:
@@ -389,7 +397,7 @@ def test_smtp_server_down_at_start_loses_nothing(site, server):
     plan_overdue(app, range(2001, 2006))
     app.db.dispose()
     due = due_now(site)
-    assert len(due) == 10
+    assert len(due) == 5
     port = server.port
     server.stop()
 
@@ -413,7 +421,10 @@ def test_smtp_server_down_at_start_loses_nothing(site, server):
         assert row["next_attempt_at"] > datetime.now(UTC).isoformat(), row
     assert not [r for r in rows_of(site) if r["status"] == "failed"]
     status = json.loads(run_cli(site, "daemon status --json", expect=1, actor=None).stdout)
-    assert status["pending"] == len(due) and status["failed"] == 0 and status["due"] == 0
+    # the escalations are held back for weeks; the others are due and undelivered, but
+    # planned a minute ago: not yet overdue beyond the grace of 30 minutes
+    assert status["pending"] == 2 * len(due) and status["failed"] == 0
+    assert status["due"] == len(due) and status["overdue"] == 0
 
     back = SmtpServer(port=port).start()
     try:
@@ -430,7 +441,7 @@ def test_smtp_server_down_at_start_loses_nothing(site, server):
     final = {r["id"]: r for r in rows_of(site)}
     for row in due:
         assert final[row["id"]]["status"] == "sent" and final[row["id"]]["attempts"] == 2, row
-    assert not open_rows(site)  # nothing open, no escalation planned
+    assert not open_rows(site)  # nothing open but the escalations held back
     run_cli(site, "audit verify")
 
 
@@ -441,7 +452,7 @@ def test_daemon_once_with_the_file_backend_writes_eml_files(tmp_path):
     plan_overdue(app, range(2001, 2003))
     app.db.dispose()
     due = due_now(ws)
-    assert len(due) == 4
+    assert len(due) == 2
 
     run_cli(ws, "daemon --once", actor=None)
 
@@ -456,7 +467,7 @@ def test_daemon_once_with_the_file_backend_writes_eml_files(tmp_path):
         assert "1.266.800,00 €" in text
         assert "1. Juli 2024" in text
         assert msg["From"] and msg["To"] and msg["Subject"]
-    assert not open_rows(ws)  # nothing open: all sent
+    assert not open_rows(ws)  # nothing open: all sent, the escalations held back
     beat = json.loads((ws.root / "aqb-daemon.heartbeat").read_text("utf-8"))
     assert beat["state"] == "stopped" and beat["passes"] == 1
     run_cli(ws, "daemon status", expect=1, actor=None)  # a single pass is not a running daemon
