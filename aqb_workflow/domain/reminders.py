@@ -326,7 +326,6 @@ def escalation_hold(
     series_rule: Rule,
     *,
     first_sent: datetime | None,
-    series_open: bool,
     now: datetime,
     calendar: Calendar,
     zone: ZoneInfo,
@@ -335,14 +334,12 @@ def escalation_hold(
     """Until when an escalation (``rule.after``) waits, or None when it may go now.
 
     Its own interval (its offset minus the series' first offset: 35d - 14d = 21 days) counts
-    from the first reminder of the series actually sent. While none was sent but one is still
-    open, the series goes first: the earliest it can be sent is now, so the escalation waits
-    at least its interval from now and is looked at again then. A series that can no longer
-    be sent (failed, cancelled) does not hold its escalation back: the desk must hear of it.
+    from the first reminder of the series actually sent. While none was sent, the earliest
+    one can be is now, so the escalation waits at least its interval from now and is looked
+    at again then: it never says "despite repeated reminders" to the desk about reminders
+    nobody received (a series that failed is reported to the desk as such, delivery_failed).
     """
     if first_sent is None:
-        if not series_open:
-            return None
         first_sent = now
     interval = min(o.amount for o in rule.offsets) - min(o.amount for o in series_rule.offsets)
     start = first_sent.astimezone(zone).date()

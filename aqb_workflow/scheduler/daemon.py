@@ -78,6 +78,16 @@ def single_instance(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def heartbeat_file(app: App) -> Path:
+    """``[daemon] heartbeat``, its folder created (the lock file lives beside it)."""
+    path = app.settings.heartbeat
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"daemon.heartbeat: {exc.strerror}: {path.parent}") from None
+    return path
+
+
 def worker_name() -> str:
     """Who holds a claim: ``host:pid`` (reminder.claimed_by, the heartbeat row)."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -146,6 +156,12 @@ class _Beat:
                 log(f"heartbeat failed: {type(exc).__name__}: {exc}")
 
     def __enter__(self) -> _Beat:
+        from aqb_workflow.store import heartbeat
+        from aqb_workflow.store.unit_of_work import UnitOfWork
+
+        with UnitOfWork(self.app.db, self.app.anchor) as uow:  # cron runs leave one row each
+            heartbeat.forget(uow.conn, datetime.now(UTC) - timedelta(days=1))
+            uow.commit()
         self.write()
         self.thread.start()
         return self
@@ -162,11 +178,7 @@ def run_daemon(app: App, backend: Backend, *, once: bool = False) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     settings = app.settings
-    heartbeat = settings.heartbeat
-    try:
-        heartbeat.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"daemon.heartbeat: {exc.strerror}: {heartbeat.parent}") from None
+    heartbeat = heartbeat_file(app)
     worker = worker_name()
     stop = threading.Event()
     state: dict[str, Any] = {
@@ -243,7 +255,7 @@ def one_reminder(app: App, backend: Backend, reminder_id: int) -> str | None:
     running daemon."""
     worker = worker_name()
     try:
-        guard = single_instance(app.settings.heartbeat) if app.db.is_sqlite else _nothing()
+        guard = single_instance(heartbeat_file(app)) if app.db.is_sqlite else _nothing()
         with guard:
             result = run_pass(app, backend, worker=worker, log=log, only=reminder_id)
     except Refused:
@@ -260,7 +272,7 @@ def sender_gone(app: App, row: dict[str, Any]) -> bool:
     if row["claimed_until"] is None or row["claimed_until"] < format_utc(now):
         return True
     if app.db.is_sqlite:
-        return not lock_held(app.settings.heartbeat)
+        return not lock_held(heartbeat_file(app))
     from aqb_workflow.store import heartbeat
 
     worker = str(row["claimed_by"] or "")

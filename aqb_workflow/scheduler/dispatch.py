@@ -106,7 +106,7 @@ def run_pass(
             row = outbox.claim(
                 uow.conn, now, worker, now + LEASE, skip_locked=not app.db.is_sqlite, only=only
             )
-            decision = _triage(app, uow, row, now) if row is not None else None
+            decision = _safe_triage(app, uow, row, now, log) if row is not None else None
             uow.commit()
         if row is None:
             tried = result.sent + result.retried + result.failed
@@ -159,8 +159,11 @@ def _deliver(app: App, backend: Backend, row: dict[str, Any], now: datetime) -> 
             outgoing = compose(app, conn, row, now, late)
         backend.send(build(outgoing, now))
     except TemporaryFailure as exc:
-        if _retry(app, row, now, str(exc)):
-            return "retried", f"temporary failure, retry later: {exc}"
+        try:
+            if _retry(app, row, now, str(exc)):
+                return "retried", f"temporary failure, retry later: {exc}"
+        except (ValueError, TypeError) as bad:  # its stored times cannot be read
+            _fail(app, row, now, f"{exc}; {describe(bad)}")
         return "failed", f"failed, gave up after {row['attempts']} attempts: {exc}"
     except Exception as exc:  # G11: whatever breaks one reminder fails it alone
         reason = describe(exc)
@@ -190,6 +193,18 @@ def _pull_forward(app: App, now: datetime, log: Log) -> None:
 
 
 Decision = tuple[str, str] | None
+
+
+def _safe_triage(
+    app: App, uow: UnitOfWork, row: dict[str, Any], now: datetime, log: Log
+) -> Decision:
+    """A reminder whose series or report cannot be looked at (unreadable data) is sent as it
+    is rather than jamming the pass: sending it is what it was planned for."""
+    try:
+        return _triage(app, uow, row, now)
+    except (ValueError, TypeError, KeyError) as exc:
+        log(f"reminder {row['id']}: sent without looking at its series: {describe(exc)}")
+        return None
 
 
 def _triage(app: App, uow: UnitOfWork, row: dict[str, Any], now: datetime) -> Decision:
@@ -239,7 +254,6 @@ def _held(
         rule,
         series_rule,
         first_sent=min(sent) if sent else None,
-        series_open=any(r.status in outbox.OPEN for r in series),
         now=now,
         calendar=app.calendar,
         zone=app.settings.zone,

@@ -28,12 +28,13 @@ def test_demo_walks_giessen_and_leaves_reminders_as_eml_files(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "autumn_review -> closed" in proc.stdout
     assert "audit chain ok" in proc.stdout
+    # the latest due countersignature reminder; its escalation to the desk waits 21 days
     files = sorted((tmp_path / "demo" / "outbox").glob("*.eml"))
-    assert len(files) == 2
+    assert len(files) == 1
     mails = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
     texts = [m.get_body(("plain",)).get_content() for m in mails]
     assert any("Wetteraukreis" in t and "1.140.300,00 €" in t for t in texts)
-    assert {m["To"] for m in mails} == {"aqb@wetterau.example", "aqb@hmsi.example"}
+    assert {m["To"] for m in mails} == {"aqb@wetterau.example"}
 
 
 def test_reminders_list_preview_send_due_and_status(app, workspace, cli):
@@ -49,18 +50,23 @@ def test_reminders_list_preview_send_due_and_status(app, workspace, cli):
     assert "To: pm@x.example" in preview
     assert "Landkreis Gießen" in preview and "1.266.800,00 €" in preview
     assert f"aqb transition {key} sign_district" in preview
-    # the escalation goes to the ministry desk, which has no contact yet: it fails, visibly
+    # the Wetteraukreis has no contact: its reminder fails, visibly, and so does the report of
+    # that failure to the desk, which has no contact yet either; neither stops Gießen's
+    bring_to(app, "signed_by_ministry", district="wetterau")
     result = cli("reminders send-due", expect=1)
-    assert "1 sent" in result.stdout and "failed" in result.stdout
-    failed = json.loads(cli("reminders list --failed --json").stdout)
-    # ... and so does the report of that failure to the desk; it is not escalated again
-    assert sorted(r["kind"] for r in failed) == ["delivery_failed", "district_signature_escalation"]
+    assert "1 sent" in result.stdout and "2 failed" in result.stdout
+    failed = {r["kind"]: r for r in json.loads(cli("reminders list --failed --json").stdout)}
+    assert sorted(failed) == ["delivery_failed", "district_signature_pending"]
+    assert failed["district_signature_pending"]["agreement"] == "2024-wetterau"
     status = cli("daemon status", expect=1)
     assert "not running" in status.stdout and "2 failed" in status.stdout
     cli("contact add --role ministry_desk --name AQB-Referat --email aqb@hmsi.example")
-    for row in failed:
-        assert "queued again" in cli(f"reminders retry {row['id']}").stdout
-    assert "is pending" in cli(f"reminders retry {failed[0]['id']}", expect=1).stderr
-    assert "2 sent" in cli("reminders send-due").stdout
-    assert len(list((workspace.root / "outbox").glob("*.eml"))) == 3
+    cli("contact add --district wetterau --role district --name AQB --email aqb@wk.example")
+    reminder, report = failed["district_signature_pending"], failed["delivery_failed"]
+    assert "sent" in cli(f"reminders retry {reminder['id']}").stdout
+    # the report is about a reminder delivered meanwhile: not sent
+    assert "delivered since" in cli(f"reminders retry {report['id']}").stdout
+    assert "is sent" in cli(f"reminders retry {reminder['id']}", expect=1).stderr
+    assert "0 sent" in cli("reminders send-due").stdout  # the escalations wait 21 days
+    assert len(list((workspace.root / "outbox").glob("*.eml"))) == 2
     cli("audit verify")

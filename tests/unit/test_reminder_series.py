@@ -81,13 +81,12 @@ def test_an_occurrence_is_superseded_only_by_a_later_one_that_is_due():
     assert not superseded(3, due, now)
 
 
-def hold(first_sent: datetime | None, now: datetime, open_: bool = True) -> datetime | None:
+def hold(first_sent: datetime | None, now: datetime) -> datetime | None:
     r = rules()
     return escalation_hold(
         r["district_signature_escalation"],
         r["district_signature_pending"],
         first_sent=first_sent,
-        series_open=open_,
         now=now,
         calendar=CALENDAR,
         zone=BERLIN,
@@ -108,10 +107,9 @@ def test_an_escalation_day_off_moves_to_the_next_working_day_at_send_time():
     assert hold(first, first) == datetime(2024, 9, 23, 6, 0, tzinfo=UTC)
 
 
-def test_with_nothing_sent_yet_an_open_series_goes_first():
+def test_with_nothing_sent_yet_the_series_goes_first():
     now = datetime(2024, 8, 5, 6, 0, tzinfo=UTC)
     assert hold(None, now) == datetime(2024, 8, 26, 6, 0, tzinfo=UTC)
-    assert hold(None, now, open_=False) is None  # the series failed: the desk must hear
 
 
 NOW = datetime(2024, 7, 20, 9, 0, tzinfo=UTC)
