@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -420,7 +422,15 @@ def test_retry_sends_a_waiting_reminder_now(ws, server):
     run_cli(ws, "audit verify")
 
 
-def test_retry_takes_back_a_stuck_claim_when_no_daemon_runs(ws, server):
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_retry_takes_back_a_stuck_claim_when_its_sender_is_gone(ws, server):
+    """Its lease has four minutes to run, but the process holding it is gone (SQLite: no
+    daemon holds the lock; PostgreSQL: a process of this host that no longer exists)."""
     now = datetime.now(UTC)
     app = bootstrap(load_settings(ws.config), clock=FixedClock(now - timedelta(hours=2)))
     try:
@@ -434,10 +444,11 @@ def test_retry_takes_back_a_stuck_claim_when_no_daemon_runs(ws, server):
         if r["kind"] == "district_signature_pending"
     ]
     until = (now + timedelta(minutes=4)).isoformat()
+    dead = _dead_pid()
     ws.sql(
-        "UPDATE reminder SET status = 'sending', claimed_by = 'ghost:1', claimed_until = ?, "
+        "UPDATE reminder SET status = 'sending', claimed_by = ?, claimed_until = ?, "
         "attempts = 1 WHERE id = ?",
-        [until, row["id"]],
+        [f"{socket.gethostname()}:{dead}", until, row["id"]],
     )
     result = run_cli(ws, f"reminders retry {row['id']}")
     assert "sent" in result.stdout
