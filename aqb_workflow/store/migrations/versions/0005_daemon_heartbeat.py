@@ -3,8 +3,8 @@ the outbox, and a claim of one whose heartbeat stopped is taken back before its 
 And when staff last asked to send a reminder again (``aqb reminders retry``): the give-up
 horizon of a retried reminder counts from then.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
