@@ -80,17 +80,52 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    data = [[str(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
+def terminal_width() -> int:
+    """The terminal's width ($COLUMNS first); 100 columns when output is not a terminal."""
+    import shutil
+
+    return max(shutil.get_terminal_size((100, 24)).columns, 20)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], width: int | None = None) -> str:
+    """Columns that fit ``width`` (default: the terminal's): the widest cells wrap onto more
+    lines, words kept whole where they fit."""
+    data = [[" ".join(str(c).split()) for c in row] for row in rows]
+    widths = _fit(headers, data, width or terminal_width())
+    lines = [*_wrapped(list(headers), widths), "  ".join("-" * w for w in widths)]
     for row in data:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in data
-    ]
+        lines += _wrapped(row, widths)
     return "\n".join(lines)
+
+
+def _fit(headers: Sequence[str], data: list[list[str]], width: int) -> list[int]:
+    """Natural column widths; when they do not fit, the widest column gives up a character at
+    a time, down to its longest word (at most 16): then lines run over rather than words break."""
+    columns = [[h, *(row[i] for row in data)] for i, h in enumerate(headers)]
+    widths = [max(len(c) for c in column) for column in columns]
+    floors = [min(max(len(w) for c in column for w in c.split() or [""]), 16) for column in columns]
+    room = width - 2 * (len(widths) - 1)
+    while sum(widths) > room:
+        shrinkable = [i for i in range(len(widths)) if widths[i] > floors[i]]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
+    return widths
+
+
+def _wrapped(row: list[str], widths: list[int]) -> list[str]:
+    import textwrap
+
+    cells = [
+        textwrap.wrap(c, w, break_on_hyphens=False) or [""]
+        for c, w in zip(row, widths, strict=True)
+    ]
+    height = max(len(c) for c in cells)
+    return [_line([c[i] if i < len(c) else "" for c in cells], widths) for i in range(height)]
+
+
+def _line(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from aqb_workflow.bootstrap import App
 
 from aqb_workflow.cli._common import (
     actor,
@@ -36,10 +40,17 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
     from aqb_workflow.store import outbox
 
     application = app()
+    only = _scope(application, f"reminders list{f' --agreement {key}' if key else ''}", key)
     status = ["failed"] if failed else None if everything else list(outbox.OPEN)
     now = application.clock.now()
     with application.db.read() as conn:
-        rows = outbox.listing(conn, status=status, due_before=now if due else None, agreement=key)
+        rows = outbox.listing(
+            conn,
+            status=status,
+            due_before=now if due else None,
+            agreement=key,
+            district=only,
+        )
     if as_json:
         emit_json(rows)
         return
@@ -82,6 +93,7 @@ def preview(reminder_id: int) -> None:
         row = outbox.get(conn, reminder_id)
         if row is None:
             raise NotFound(f"no reminder {reminder_id} (aqb reminders list --all)")
+        _scope(application, f"reminders preview {reminder_id}", row["agreement"])
         outgoing = compose(application, conn, row, now, late=False)
     message = build(outgoing, now)
     for header in ("From", "To", "Subject", "Message-ID"):
@@ -106,6 +118,7 @@ def send_due() -> None:
     from aqb_workflow.scheduler.dispatch import run_pass
 
     application = app()
+    _require_sender(application, "aqb reminders send-due")
     result = run_pass(
         application,
         backend_from_settings(application.settings),
@@ -123,10 +136,12 @@ def send_due() -> None:
 def retry(reminder_id: int, actor_name: str | None) -> None:
     """Queue a failed reminder again, due now (after fixing the contact or mail server)."""
     from aqb_workflow import services
+    from aqb_workflow.domain.policy import require_sender
 
     application = app()
     who = actor(application, actor_name)
     with refusals_logged(application, who, f"reminders retry {reminder_id}"):
+        require_sender(who, "aqb reminders retry")
         row = services.retry_reminder(application, who, reminder_id)
     click.echo(f"reminder {reminder_id} ({row['agreement']}, {row['kind']}) queued again")
 
@@ -148,6 +163,7 @@ def daemon(ctx: click.Context, once: bool) -> None:
     from aqb_workflow.scheduler.daemon import run_daemon
 
     application = app()
+    _require_sender(application, "aqb daemon --once" if once else "aqb daemon")
     sys.exit(run_daemon(application, backend_from_settings(application.settings), once=once))
 
 
@@ -164,6 +180,7 @@ def status(as_json: bool) -> None:
     from aqb_workflow.store import outbox
 
     application = app()
+    _require_reader_of_all(application, "den Stand des Versanddienstes (aqb daemon status)")
     settings = application.settings
     beat = read_heartbeat(settings.heartbeat) or {}
     now = application.clock.now()
@@ -204,6 +221,38 @@ def status(as_json: bool) -> None:
         )
     if not running or report["failed"]:
         sys.exit(1)
+
+
+def _scope(application: App, action: str, key: str | None = None) -> str | None:
+    """The district whose reminders the actor sees (None: all); a foreign key is refused."""
+    from aqb_workflow.domain.policy import outbox_scope
+
+    who = actor(application)
+    with refusals_logged(application, who, action):
+        only = outbox_scope(who)
+        if only is not None and key is not None:
+            from aqb_workflow import services
+            from aqb_workflow.domain.policy import require_own
+
+            require_own(who, services.current(application, key))
+    return only
+
+
+def _require_sender(application: App, what: str) -> None:
+    """Sending is the ministry's: a viewer, a district or RP Kassel is refused (exit 1)."""
+    from aqb_workflow.domain.policy import require_sender
+
+    who = actor(application)
+    with refusals_logged(application, who, what.removeprefix("aqb ")):
+        require_sender(who, what)
+
+
+def _require_reader_of_all(application: App, what: str) -> None:
+    from aqb_workflow.domain.policy import require_reader_of_all
+
+    who = actor(application)
+    with refusals_logged(application, who, "daemon status"):
+        require_reader_of_all(who, what)
 
 
 COMMANDS = [reminders, daemon]

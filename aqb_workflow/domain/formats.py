@@ -29,45 +29,96 @@ MONTHS_DE = (
 )
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_DE_DATE = re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})$")
+_DE_DATE = re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4}|\d{2})$")
+_DE_LONG_DATE = re.compile(r"^(\d{1,2})\.\s*([A-Za-zÄÖÜäöü]+)\.?\s+(\d{4}|\d{2})$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_MONTHS = (
+    {name.lower(): n for n, name in enumerate(MONTHS_DE, start=1)}
+    | {name.lower()[:3]: n for n, name in enumerate(MONTHS_DE, start=1)}
+    | {"maerz": 3, "jänner": 1, "sept": 9}
+)
+_FORMS = "1.7.2026, 01.07.26, 1. Juli 2026 oder 2026-07-01"
+
+#: Plausible dates for an agreement of budget year Y: 1 January Y-1 to 31 December Y+2.
+#: Signatures may come late in the year before, a review or a close early in the one after;
+#: anything further off (1925, 2099, a mistyped year) is a typing error.
+YEARS_BEFORE = 1
+YEARS_AFTER = 2
 
 
-def parse_date(text: str, what: str = "date") -> date:
-    """``2024-07-01``, ``01.07.2024`` or ``1.7.2024`` -> a real calendar date."""
+def parse_date(text: str, what: str = "Datum", year: int | None = None) -> date:
+    """``2024-07-01``, ``01.07.2024``, ``1.7.24`` or ``1. Juli 2024`` -> a real calendar date.
+
+    A two-digit year means 20YY. With ``year`` (the agreement's budget year), a date outside
+    the plausible window (``plausible_window``) is refused.
+    """
     raw = text.strip()
+    y, mo, d = _date_parts(raw, text, what)
+    try:
+        day = date(y, mo, d)
+    except ValueError:
+        raise BadInput(f"{what}: {text.strip()!r} ist kein gültiges Kalenderdatum") from None
+    if year is not None:
+        check_plausible(day, year, what)
+    return day
+
+
+def _date_parts(raw: str, text: str, what: str) -> tuple[int, int, int]:
     m = _ISO_DATE.match(raw)
     if m:
-        y, mo, d = int(m[1]), int(m[2]), int(m[3])
-    else:
-        m = _DE_DATE.match(raw)
-        if not m:
-            raise BadInput(f"{what}: {text!r} is not a date (use 2024-07-01 or 01.07.2024)")
-        d, mo, y = int(m[1]), int(m[2]), int(m[3])
-    try:
-        return date(y, mo, d)
-    except ValueError:
-        raise BadInput(f"{what}: {text!r} is not a real calendar date") from None
+        return int(m[1]), int(m[2]), int(m[3])
+    m = _DE_DATE.match(raw)
+    if m:
+        return _full_year(m[3]), int(m[2]), int(m[1])
+    m = _DE_LONG_DATE.match(raw)
+    if m and m[2].lower() in _MONTHS:
+        return _full_year(m[3]), _MONTHS[m[2].lower()], int(m[1])
+    raise BadInput(f"{what}: {text.strip()!r} ist kein Datum (so geht es: {_FORMS})")
 
 
-def parse_local_datetime(text: str, zone: ZoneInfo, what: str = "time") -> datetime:
-    """A local wall-clock time (``2024-10-15 10:00``, ``15.10.2024 10:00``) -> aware UTC.
+def _full_year(digits: str) -> int:
+    """Two digits are this century's: ``26`` is 2026."""
+    return 2000 + int(digits) if len(digits) == 2 else int(digits)
+
+
+def plausible_window(year: int) -> tuple[date, date]:
+    """The first and last date a field of an agreement of budget ``year`` may carry."""
+    return date(year - YEARS_BEFORE, 1, 1), date(year + YEARS_AFTER, 12, 31)
+
+
+def check_plausible(day: date, year: int, what: str = "Datum") -> None:
+    """Refuse a date too far from the agreement's budget year to be anything but a typo."""
+    first, last = plausible_window(year)
+    if not first <= day <= last:
+        raise BadInput(
+            f"{what}: {format_date_de(day)} ist für die Vereinbarung {year} nicht plausibel; "
+            f"möglich ist {format_date_de(first)} bis {format_date_de(last)}"
+        )
+
+
+def parse_local_datetime(
+    text: str, zone: ZoneInfo, what: str = "Zeitpunkt", year: int | None = None
+) -> datetime:
+    """A local wall-clock time (``2024-10-15 10:00``, ``15.10.24 10:00``) -> aware UTC.
 
     A time that does not exist (skipped by the spring change) or exists twice (the autumn
-    change) is refused rather than guessed.
+    change) is refused rather than guessed. With ``year``, the day must be plausible for an
+    agreement of that budget year.
     """
-    raw = text.strip().replace("T", " ")
+    raw = text.strip().replace("T", " ").removesuffix("Uhr").strip()
     parts = raw.rsplit(" ", 1)
     if len(parts) != 2:
-        raise BadInput(f"{what}: {text!r} needs a date and a time, e.g. 2024-10-15 10:00")
-    day = parse_date(parts[0], what)
+        raise BadInput(
+            f"{what}: {text.strip()!r} braucht Datum und Uhrzeit, z. B. 15.10.2024 10:00"
+        )
+    day = parse_date(parts[0].strip().rstrip(","), what, year)
     m = _TIME.match(parts[1].strip())
     if not m:
-        raise BadInput(f"{what}: {text!r} has no valid time of day (use HH:MM)")
+        raise BadInput(f"{what}: {text.strip()!r} hat keine gültige Uhrzeit (so: HH:MM)")
     try:
         clock = time(int(m[1]), int(m[2]), int(m[3] or 0))
     except ValueError:
-        raise BadInput(f"{what}: {text!r} has no valid time of day") from None
+        raise BadInput(f"{what}: {text.strip()!r} hat keine gültige Uhrzeit") from None
     return local_to_utc(datetime.combine(day, clock), zone, what)
 
 
