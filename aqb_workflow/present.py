@@ -86,6 +86,13 @@ def agreement_text(
     return "\n".join(lines)
 
 
+REMINDER_STATUS = {
+    "pending": "geplant",
+    "sending": "wird gesendet",
+    "sent": "gesendet",
+    "failed": "fehlgeschlagen",
+    "cancelled": "abgesagt",
+}
 EVENT_LABELS = {
     "created": "Angelegt",
     "edited": "Geändert",

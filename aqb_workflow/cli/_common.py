@@ -103,7 +103,7 @@ def _fit(headers: Sequence[str], data: list[list[str]], width: int) -> list[int]
     a time, down to its longest word (at most 16): then lines run over rather than words break."""
     columns = [[h, *(row[i] for row in data)] for i, h in enumerate(headers)]
     widths = [max(len(c) for c in column) for column in columns]
-    floors = [min(max(len(w) for c in column for w in c.split() or [""]), 16) for column in columns]
+    floors = [max(_floor(w) for c in column for w in c.split() or [""]) for column in columns]
     room = width - 2 * (len(widths) - 1)
     while sum(widths) > room:
         shrinkable = [i for i in range(len(widths)) if widths[i] > floors[i]]
@@ -111,6 +111,12 @@ def _fit(headers: Sequence[str], data: list[list[str]], width: int) -> list[int]
             break
         widths[max(shrinkable, key=lambda i: widths[i])] -= 1
     return widths
+
+
+def _floor(word: str) -> int:
+    """How narrow a column may get for this word: a name like ``district_signature_pending``
+    stays whole (it is typed again), other words break beyond 16 characters."""
+    return min(len(word), 30 if "_" in word else 16)
 
 
 def _wrapped(row: list[str], widths: list[int]) -> list[str]:

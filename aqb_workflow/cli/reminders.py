@@ -20,6 +20,17 @@ from aqb_workflow.cli._common import (
     table,
 )
 
+_LIST_HEADERS = [
+    "Nr.",
+    "Vereinbarung",
+    "Art",
+    "fällig",
+    "nächster Versuch",
+    "Status",
+    "Versuche",
+    "letzter Fehler",
+]
+
 
 @click.group(epilog="Example: aqb reminders list --due")
 def reminders() -> None:
@@ -55,12 +66,14 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
         emit_json(rows)
         return
     if not rows:
-        click.echo("no reminders")
+        click.echo("keine Erinnerungen")
         return
+    from aqb_workflow.present import REMINDER_STATUS, plural
+
     zone = application.settings.zone
     click.echo(
         table(
-            ["id", "agreement", "kind", "due", "next try", "status", "tries", "last error"],
+            _LIST_HEADERS,
             [
                 (
                     r["id"],
@@ -68,7 +81,7 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
                     r["kind"],
                     local_time(r["due_at"], zone),
                     local_time(r["next_attempt_at"], zone),
-                    r["status"],
+                    REMINDER_STATUS.get(r["status"], r["status"]),
                     r["attempts"],
                     (r["last_error"] or "")[:60],
                 )
@@ -76,6 +89,7 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
             ],
         )
     )
+    click.echo(plural(len(rows), "Erinnerung", "Erinnerungen"))
 
 
 @reminders.command(epilog="Example: aqb reminders preview 12")

@@ -58,7 +58,8 @@ def require_sender(actor: Actor, what: str) -> None:
     if not may_send(actor):
         raise Forbidden(
             f"{role_text(actor)} darf keine Erinnerungen versenden ({what}); "
-            f"das dürfen nur ministry und admin; {allowed_text(actor)}"
+            "versenden dürfen nur Ministerium (ministry) und Administration (admin); "
+            f"{allowed_text(actor)}"
         )
 
 
