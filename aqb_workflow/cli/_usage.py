@@ -60,8 +60,10 @@ def one_line(exc: click.ClickException) -> str:
     """``aqb show: fehlendes Argument KEY (Hilfe: aqb show --help)``."""
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "aqb"
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and isinstance(ctx.command, click.Group):
-        commands = ", ".join(ctx.command.list_commands(ctx))  # a group without its command
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and isinstance(
+        exc.ctx.command, click.Group
+    ):
+        commands = ", ".join(exc.ctx.command.list_commands(exc.ctx))  # a group, no command
         return f"{where}: Befehl fehlt; möglich: {commands} (Hilfe: {where} --help)"
     text = german(exc.format_message())
     if isinstance(exc, click.UsageError):
