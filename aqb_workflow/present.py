@@ -195,6 +195,11 @@ def event_summary(
     return "; ".join(parts)
 
 
+def _kept(text: str) -> str:
+    """A short value (a date, an amount, a time) kept on one line when a table wraps."""
+    return text.replace(" ", "\u00a0") if len(text) <= 28 else text
+
+
 def _label(workflow: Workflow, name: str) -> str:
     spec = workflow.field_types.get(name)
     if spec is not None:
@@ -230,6 +235,6 @@ def _value_text(workflow: Workflow, name: str, value: Any, zone: ZoneInfo) -> st
     if name == "district" and isinstance(value, str):
         return value
     try:
-        return field_text(workflow, name, value, zone)
+        return _kept(field_text(workflow, name, value, zone))
     except (ValueError, TypeError):
         return str(value)

@@ -26,8 +26,7 @@ _LIST_HEADERS = [
     "Art",
     "fällig",
     "nächster Versuch",
-    "Status",
-    "Versuche",
+    "Status (Versuche)",
     "letzter Fehler",
 ]
 
@@ -80,9 +79,11 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
                     r["agreement"],
                     r["kind"],
                     local_time(r["due_at"], zone),
-                    local_time(r["next_attempt_at"], zone),
-                    REMINDER_STATUS.get(r["status"], r["status"]),
-                    r["attempts"],
+                    ""
+                    if r["next_attempt_at"] == r["due_at"]
+                    else local_time(r["next_attempt_at"], zone),
+                    REMINDER_STATUS.get(r["status"], r["status"])
+                    + (f" ({r['attempts']})" if r["attempts"] else ""),
                     (r["last_error"] or "")[:60],
                 )
                 for r in rows

@@ -37,7 +37,7 @@ _MONTHS = (
     | {name.lower()[:3]: n for n, name in enumerate(MONTHS_DE, start=1)}
     | {"maerz": 3, "jänner": 1, "sept": 9}
 )
-_FORMS = "1.7.2026, 01.07.26, 1. Juli 2026 oder 2026-07-01"
+_FORMS = "1.7.26, 01.07.2026, 1. Juli 2026 oder 2026-07-01"
 
 #: Plausible dates for an agreement of budget year Y: 1 January Y-1 to 31 December Y+2.
 #: Signatures may come late in the year before, a review or a close early in the one after;
