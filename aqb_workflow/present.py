@@ -191,7 +191,8 @@ def event_summary(
         label = spec.label if spec else _label(workflow, name)
         parts.append(f"{label}: {_nested_text(workflow, store, value, zone)}")
     if record.comment:
-        parts.append(f"Begründung: {record.comment}")
+        reason = record.event in ("amended", "withdraw", "measure_removed", "reminder_retried")
+        parts.append(f"{'Begründung' if reason else 'Vermerk'}: {record.comment}")
     return "; ".join(parts)
 
 

@@ -344,9 +344,7 @@ def _edited_values(
             )
         app.workflow.check_editable(agreement, name)
         # checked as the trigger checks it, the message naming the field as it was typed
-        value = stored(
-            replace(spec, name=name).parse(raw, app.settings.zone, today, agreement.year)
-        )
+        value = stored(replace(spec, name=name).parse(raw, app.settings.zone, today))
         if agreement.fields.get(name) != value:
             changes[name] = value
             diff[name] = {"old": agreement.fields.get(name), "new": value}

@@ -39,28 +39,24 @@ _MONTHS = (
 )
 _FORMS = "1.7.26, 01.07.2026, 1. Juli 2026 oder 2026-07-01"
 
-#: Plausible dates for an agreement of budget year Y: 1 January Y-1 to 31 December Y+2.
-#: Signatures may come late in the year before, a review or a close early in the one after;
-#: anything further off (1925, 2099, a mistyped year) is a typing error.
-YEARS_BEFORE = 1
-YEARS_AFTER = 2
+#: Plausible dates: none before 2000 (the AQB's agreements in this registry start then) and
+#: none more than two years after today (a review may be set well ahead, a signature never
+#: lies in the future anyway). 1925, 2099 or a mistyped century are typing errors.
+EARLIEST = date(2000, 1, 1)
+YEARS_AHEAD = 2
 
 
-def parse_date(text: str, what: str = "Datum", year: int | None = None) -> date:
+def parse_date(text: str, what: str = "Datum") -> date:
     """``2024-07-01``, ``01.07.2024``, ``1.7.24`` or ``1. Juli 2024`` -> a real calendar date.
 
-    A two-digit year means 20YY. With ``year`` (the agreement's budget year), a date outside
-    the plausible window (``plausible_window``) is refused.
+    A two-digit year means 20YY. Whether the date is plausible is ``check_plausible``'s call.
     """
     raw = text.strip()
     y, mo, d = _date_parts(raw, text, what)
     try:
-        day = date(y, mo, d)
+        return date(y, mo, d)
     except ValueError:
         raise BadInput(f"{what}: {text.strip()!r} ist kein gültiges Kalenderdatum") from None
-    if year is not None:
-        check_plausible(day, year, what)
-    return day
 
 
 def _date_parts(raw: str, text: str, what: str) -> tuple[int, int, int]:
@@ -81,29 +77,30 @@ def _full_year(digits: str) -> int:
     return 2000 + int(digits) if len(digits) == 2 else int(digits)
 
 
-def plausible_window(year: int) -> tuple[date, date]:
-    """The first and last date a field of an agreement of budget ``year`` may carry."""
-    return date(year - YEARS_BEFORE, 1, 1), date(year + YEARS_AFTER, 12, 31)
+def plausible_window(today: date) -> tuple[date, date]:
+    """The first and last date a recorded date or time may fall on, seen from ``today``."""
+    if today.year > date.max.year - YEARS_AHEAD:
+        return EARLIEST, date.max
+    later = today.year + YEARS_AHEAD
+    leap_day = (today.month, today.day) == (2, 29)
+    return EARLIEST, today.replace(year=later, day=28 if leap_day else today.day)
 
 
-def check_plausible(day: date, year: int, what: str = "Datum") -> None:
-    """Refuse a date too far from the agreement's budget year to be anything but a typo."""
-    first, last = plausible_window(year)
+def check_plausible(day: date, today: date, what: str = "Datum") -> None:
+    """Refuse a date so far off (1925, 2099) that it can only be a typing error."""
+    first, last = plausible_window(today)
     if not first <= day <= last:
         raise BadInput(
-            f"{what}: {format_date_de(day)} ist für die Vereinbarung {year} nicht plausibel; "
-            f"möglich ist {format_date_de(first)} bis {format_date_de(last)}"
+            f"{what}: {format_date_de(day)} ist nicht plausibel; möglich ist "
+            f"{format_date_de(first)} bis {format_date_de(last)}"
         )
 
 
-def parse_local_datetime(
-    text: str, zone: ZoneInfo, what: str = "Zeitpunkt", year: int | None = None
-) -> datetime:
+def parse_local_datetime(text: str, zone: ZoneInfo, what: str = "Zeitpunkt") -> datetime:
     """A local wall-clock time (``2024-10-15 10:00``, ``15.10.24 10:00``) -> aware UTC.
 
     A time that does not exist (skipped by the spring change) or exists twice (the autumn
-    change) is refused rather than guessed. With ``year``, the day must be plausible for an
-    agreement of that budget year.
+    change) is refused rather than guessed.
     """
     raw = text.strip().replace("T", " ").removesuffix("Uhr").strip()
     parts = raw.rsplit(" ", 1)
@@ -111,7 +108,7 @@ def parse_local_datetime(
         raise BadInput(
             f"{what}: {text.strip()!r} braucht Datum und Uhrzeit, z. B. 15.10.2024 10:00"
         )
-    day = parse_date(parts[0].strip().rstrip(","), what, year)
+    day = parse_date(parts[0].strip().rstrip(","), what)
     m = _TIME.match(parts[1].strip())
     if not m:
         raise BadInput(f"{what}: {text.strip()!r} hat keine gültige Uhrzeit (so: HH:MM)")

@@ -73,22 +73,23 @@ class FieldSpec:
         """May be left out: not required, or filled from a default."""
         return not self.required or self.default is not None or self.default_from is not None
 
-    def parse(self, raw: str, zone: ZoneInfo, today: date, year: int | None = None) -> Any:
+    def parse(self, raw: str, zone: ZoneInfo, today: date) -> Any:
         """Typed value from what a person typed; raises BadInput naming the field.
 
-        ``year``: the agreement's budget year; a date or time outside its plausible window
-        (formats.plausible_window) is refused.
+        A date or time before 2000 or more than two years after today is refused as a typing
+        error (formats.plausible_window).
         """
         what = self.name
         if self.type == "date":
             day = parse_date(raw, what)
             if not self.future and day > today:
                 raise BadInput(f"{what}: {day.isoformat()} is in the future")
-            if year is not None:
-                check_plausible(day, year, what)
+            check_plausible(day, today, what)
             return day
         if self.type == "datetime":
-            return parse_local_datetime(raw, zone, what, year)
+            instant = parse_local_datetime(raw, zone, what)
+            check_plausible(instant.astimezone(zone).date(), today, what)
+            return instant
         if self.type == "amount":
             cents = parse_amount_cents(raw, what)
             if cents <= 0:
@@ -325,7 +326,7 @@ class Workflow:
         values: dict[str, Any] = {}
         for name, fspec in spec.fields.items():
             if name in raw:
-                values[name] = fspec.parse(raw[name], zone, today, agreement.year)
+                values[name] = fspec.parse(raw[name], zone, today)
             elif fspec.default is not None:
                 values[name] = fspec.parse(fspec.default, zone, today)
             elif fspec.default_from == "budget":
