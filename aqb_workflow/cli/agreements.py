@@ -8,6 +8,7 @@ import click
 
 if TYPE_CHECKING:
     from aqb_workflow.bootstrap import App
+    from aqb_workflow.domain.audit import AuditRecord
     from aqb_workflow.domain.model import Actor, Agreement
 
 from aqb_workflow.cli._common import (
@@ -63,22 +64,26 @@ def list_(year: int | None, state: str | None, as_json: bool) -> None:
         emit_json(rows)
         return
     if not rows:
-        click.echo("no agreements")
+        click.echo("keine Vereinbarungen")
         return
+    from aqb_workflow.present import plural
+
+    workflow = application.workflow
     click.echo(
         table(
-            ["key", "Gebietskörperschaft", "budget", "state"],
+            ["Vereinbarung", "Gebietskörperschaft", "Haushaltsmittel", "Stand"],
             [
                 (
                     r["key"],
                     application.registry.by_slug(r["district"]).name,
                     format_euro(r["budget_cents"]),
-                    r["state"],
+                    f"{workflow.label(r['state'])} [{r['state']}]",
                 )
                 for r in rows
             ],
         )
     )
+    click.echo(plural(len(rows), "Vereinbarung", "Vereinbarungen"))
 
 
 @click.command(epilog="Example: aqb show 2024-giessen")
@@ -207,7 +212,6 @@ def transition(
 @json_option
 def history(key: str, as_json: bool) -> None:
     """Every recorded event of an agreement, oldest first, in local time."""
-    from aqb_workflow.present import event_summary, local_time
     from aqb_workflow.store import queries
 
     application = checked_app()
@@ -233,24 +237,38 @@ def history(key: str, as_json: bool) -> None:
             ]
         )
         return
+    click.echo(_history_table(application, records))
+
+
+def _history_table(application: App, records: list[AuditRecord]) -> str:
+    from aqb_workflow.present import (
+        actor_text,
+        event_label,
+        event_summary,
+        local_datetime,
+        state_text,
+    )
+    from aqb_workflow.store import queries
+
     zone = application.settings.zone
-    click.echo(
-        table(
-            ["#", "when (" + zone.key + ")", "who", "event", "state", "details"],
-            [
-                (
-                    r.seq,
-                    local_time(r.at, zone),
-                    f"{r.actor} ({r.role})",
-                    r.event,
-                    f"{r.from_state or '-'} -> {r.to_state}"
-                    if r.from_state != r.to_state
-                    else r.to_state or "-",
-                    event_summary(r, queries.payload(r), application.workflow, zone),
-                )
-                for r in records
-            ],
-        )
+    workflow = application.workflow
+    return table(
+        ["Nr.", f"Zeit ({zone.key})", "Wer", "Ereignis", "Angaben"],
+        [
+            (
+                r.seq,
+                local_datetime(r.at, zone),
+                actor_text(r.actor, r.role),
+                event_label(workflow, r.event)
+                + (
+                    f"; {state_text(workflow, r.from_state, r.to_state)}"
+                    if r.to_state and r.from_state != r.to_state
+                    else ""
+                ),
+                event_summary(r, queries.payload(r), workflow, zone),
+            )
+            for r in records
+        ],
     )
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from aqb_workflow.cli._common import app, emit_json, json_option
+
+if TYPE_CHECKING:
+    from aqb_workflow.bootstrap import App
 
 
 @click.group(epilog="Example: aqb audit verify")
@@ -36,12 +41,25 @@ def verify(full: bool, as_json: bool) -> None:
     from aqb_workflow.errors import AuditBroken
     from aqb_workflow.verify import verify as run
 
+    application = app()
+    district = _district_scope(application)
     try:
-        report = run(app(), full=full)
+        report = run(application, full=full)
     except AuditBroken as exc:
+        if district is not None:  # the details name other districts' events
+            hidden = AuditBroken(
+                "die Audit-Kette ist beschädigt; das AQB-Referat im Ministerium sieht mit "
+                "aqb audit verify die Einzelheiten"
+            )
+            if as_json:
+                emit_json({"ok": False, "error": str(hidden), "district": district})
+            raise hidden from None
         if as_json:
             emit_json({"ok": False, "error": str(exc), "first_bad_seq": exc.seq})
         raise
+    if district is not None:
+        _district_report(application, district, as_json)
+        return
     if as_json:
         emit_json(
             {
@@ -69,7 +87,9 @@ def verify(full: bool, as_json: bool) -> None:
             f"{_events(report.checked, 'new ')} checked after the verified prefix "
             f"1–{report.prefix_seq} (aqb audit verify --full recomputes all)"
         )
-    if report.full:
+    if report.full and report.agreements == 1:
+        matched = "the 1 agreement matches its history"
+    elif report.full:
         matched = f"all {report.agreements} agreements match their history"
     elif report.agreements == 0:
         matched = "no agreement has new events"
@@ -79,6 +99,33 @@ def verify(full: bool, as_json: bool) -> None:
         matched = f"the {report.agreements} agreements with new events match their history"
     click.echo(
         f"audit chain ok: {what}, head {report.head_seq} ({report.head_hash[:12]}…), {matched}"
+    )
+
+
+def _district_scope(application: App) -> str | None:
+    """None for staff who see all; a district login sees only its own agreements' counts."""
+    from aqb_workflow.cli._common import actor, refusals_logged
+    from aqb_workflow.domain.policy import outbox_scope
+
+    who = actor(application)
+    with refusals_logged(application, who, "audit verify"):
+        return outbox_scope(who)
+
+
+def _district_report(application: App, district: str, as_json: bool) -> None:
+    """The chain is whole; what a district learns is its own agreements and their events."""
+    from aqb_workflow.present import plural
+    from aqb_workflow.store.queries import district_counts
+
+    with application.db.read() as conn:
+        agreements, events = district_counts(conn, district)
+    if as_json:
+        emit_json({"ok": True, "district": district, "agreements": agreements, "events": events})
+        return
+    name = application.registry.by_slug(district).name
+    click.echo(
+        f"Audit-Kette in Ordnung; {name}: {plural(agreements, 'Vereinbarung', 'Vereinbarungen')} "
+        f"mit {plural(events, 'Ereignis', 'Ereignissen')}"
     )
 
 

@@ -48,16 +48,18 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        from aqb_workflow.cli._usage import one_line
+
+        click.echo(one_line(exc), err=True)
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("aqb: aborted", err=True)
+        click.echo("aqb: abgebrochen", err=True)
         sys.exit(130)
     except AqbError as exc:
         click.echo(f"aqb: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("aqb: interrupted", err=True)
+        click.echo("aqb: unterbrochen", err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)

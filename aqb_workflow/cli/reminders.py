@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from aqb_workflow.bootstrap import App
 
 from aqb_workflow.cli._common import (
     actor,
@@ -16,6 +19,16 @@ from aqb_workflow.cli._common import (
     refusals_logged,
     table,
 )
+
+_LIST_HEADERS = [
+    "Nr.",
+    "Vereinbarung",
+    "Art",
+    "fällig",
+    "nächster Versuch",
+    "Status (Versuche)",
+    "letzter Fehler",
+]
 
 
 @click.group(epilog="Example: aqb reminders list --due")
@@ -41,35 +54,47 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
     from aqb_workflow.store import outbox
 
     application = app()
+    only = _scope(application, f"reminders list{f' --agreement {key}' if key else ''}", key)
     status = ["failed"] if failed else None if everything else list(outbox.OPEN)
     now = application.clock.now()
     with application.db.read() as conn:
-        rows = outbox.listing(conn, status=status, due_before=now if due else None, agreement=key)
+        rows = outbox.listing(
+            conn,
+            status=status,
+            due_before=now if due else None,
+            agreement=key,
+            district=only,
+        )
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        click.echo("no reminders")
+        click.echo("keine Erinnerungen")
         return
+    from aqb_workflow.present import REMINDER_STATUS, plural
+
     zone = application.settings.zone
     click.echo(
         table(
-            ["id", "agreement", "kind", "due", "next try", "status", "tries", "last error"],
+            _LIST_HEADERS,
             [
                 (
                     r["id"],
                     r["agreement"],
                     r["kind"],
                     local_time(r["due_at"], zone),
-                    local_time(r["next_attempt_at"], zone),
-                    r["status"],
-                    r["attempts"],
+                    ""
+                    if r["next_attempt_at"] == r["due_at"]
+                    else local_time(r["next_attempt_at"], zone),
+                    REMINDER_STATUS.get(r["status"], r["status"])
+                    + (f" ({r['attempts']})" if r["attempts"] else ""),
                     (r["last_error"] or "")[:60],
                 )
                 for r in rows
             ],
         )
     )
+    click.echo(plural(len(rows), "Erinnerung", "Erinnerungen"))
 
 
 @reminders.command(epilog="Example: aqb reminders preview 12")
@@ -87,6 +112,7 @@ def preview(reminder_id: int) -> None:
         row = outbox.get(conn, reminder_id)
         if row is None:
             raise NotFound(f"no reminder {reminder_id} (aqb reminders list --all)")
+        _scope(application, f"reminders preview {reminder_id}", row["agreement"])
         outgoing = compose(application, conn, row, now, late=False)
     message = build(outgoing, now)
     for header in ("From", "To", "Subject", "Message-ID"):
@@ -108,6 +134,7 @@ def send_due() -> None:
     from aqb_workflow.scheduler.daemon import read_heartbeat, run_daemon
 
     application = app()
+    _require_sender(application, "aqb reminders send-due")
     code = run_daemon(application, backend_from_settings(application.settings), once=True)
     beat = read_heartbeat(application.settings.heartbeat) or {}
     click.echo(f"reminders: {beat.get('last_result') or 'nothing sent'}")
@@ -123,12 +150,14 @@ def retry(reminder_id: int, actor_name: str | None) -> None:
     is gone. Exits 1 if sending it failed again.
     """
     from aqb_workflow import services
+    from aqb_workflow.domain.policy import require_sender
     from aqb_workflow.mail.backends import backend_from_settings
     from aqb_workflow.scheduler.daemon import one_reminder, sender_gone
 
     application = app()
     who = actor(application, actor_name)
     with refusals_logged(application, who, f"reminders retry {reminder_id}"):
+        require_sender(who, "aqb reminders retry")
         row = services.retry_reminder(
             application, who, reminder_id, gone=lambda r: sender_gone(application, r)
         )
@@ -169,6 +198,7 @@ def daemon(ctx: click.Context, once: bool) -> None:
     from aqb_workflow.scheduler.daemon import run_daemon
 
     application = app()
+    _require_sender(application, "aqb daemon --once" if once else "aqb daemon")
     sys.exit(run_daemon(application, backend_from_settings(application.settings), once=once))
 
 
@@ -186,6 +216,7 @@ def status(as_json: bool) -> None:
     from aqb_workflow.store import outbox
 
     application = app()
+    _require_reader_of_all(application, "den Stand des Versanddienstes (aqb daemon status)")
     settings = application.settings
     now = application.clock.now()
     grace = timedelta(minutes=settings.overdue_grace_minutes)
@@ -273,6 +304,38 @@ def _print_status(report: dict[str, Any], zone: Any) -> None:
             ],
         )
     )
+
+
+def _scope(application: App, action: str, key: str | None = None) -> str | None:
+    """The district whose reminders the actor sees (None: all); a foreign key is refused."""
+    from aqb_workflow.domain.policy import outbox_scope
+
+    who = actor(application)
+    with refusals_logged(application, who, action):
+        only = outbox_scope(who)
+        if only is not None and key is not None:
+            from aqb_workflow import services
+            from aqb_workflow.domain.policy import require_own
+
+            require_own(who, services.current(application, key))
+    return only
+
+
+def _require_sender(application: App, what: str) -> None:
+    """Sending is the ministry's: a viewer, a district or RP Kassel is refused (exit 1)."""
+    from aqb_workflow.domain.policy import require_sender
+
+    who = actor(application)
+    with refusals_logged(application, who, what.removeprefix("aqb ")):
+        require_sender(who, what)
+
+
+def _require_reader_of_all(application: App, what: str) -> None:
+    from aqb_workflow.domain.policy import require_reader_of_all
+
+    who = actor(application)
+    with refusals_logged(application, who, "daemon status"):
+        require_reader_of_all(who, what)
 
 
 COMMANDS = [reminders, daemon]

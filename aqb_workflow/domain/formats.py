@@ -29,45 +29,93 @@ MONTHS_DE = (
 )
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_DE_DATE = re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})$")
+_DE_DATE = re.compile(r"^(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4}|\d{2})$")
+_DE_LONG_DATE = re.compile(r"^(\d{1,2})\.\s*([A-Za-zÄÖÜäöü]+)\.?\s+(\d{4}|\d{2})$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_MONTHS = (
+    {name.lower(): n for n, name in enumerate(MONTHS_DE, start=1)}
+    | {name.lower()[:3]: n for n, name in enumerate(MONTHS_DE, start=1)}
+    | {"maerz": 3, "jänner": 1, "sept": 9}
+)
+_FORMS = "1.7.26, 01.07.2026, 1. Juli 2026 oder 2026-07-01"
+
+#: Plausible dates: none before 2000 (the AQB's agreements in this registry start then) and
+#: none more than two years after today (a review may be set well ahead, a signature never
+#: lies in the future anyway). 1925, 2099 or a mistyped century are typing errors.
+EARLIEST = date(2000, 1, 1)
+YEARS_AHEAD = 2
 
 
-def parse_date(text: str, what: str = "date") -> date:
-    """``2024-07-01``, ``01.07.2024`` or ``1.7.2024`` -> a real calendar date."""
+def parse_date(text: str, what: str = "Datum") -> date:
+    """``2024-07-01``, ``01.07.2024``, ``1.7.24`` or ``1. Juli 2024`` -> a real calendar date.
+
+    A two-digit year means 20YY. Whether the date is plausible is ``check_plausible``'s call.
+    """
     raw = text.strip()
-    m = _ISO_DATE.match(raw)
-    if m:
-        y, mo, d = int(m[1]), int(m[2]), int(m[3])
-    else:
-        m = _DE_DATE.match(raw)
-        if not m:
-            raise BadInput(f"{what}: {text!r} is not a date (use 2024-07-01 or 01.07.2024)")
-        d, mo, y = int(m[1]), int(m[2]), int(m[3])
+    y, mo, d = _date_parts(raw, text, what)
     try:
         return date(y, mo, d)
     except ValueError:
-        raise BadInput(f"{what}: {text!r} is not a real calendar date") from None
+        raise BadInput(f"{what}: {text.strip()!r} ist kein gültiges Kalenderdatum") from None
 
 
-def parse_local_datetime(text: str, zone: ZoneInfo, what: str = "time") -> datetime:
-    """A local wall-clock time (``2024-10-15 10:00``, ``15.10.2024 10:00``) -> aware UTC.
+def _date_parts(raw: str, text: str, what: str) -> tuple[int, int, int]:
+    m = _ISO_DATE.match(raw)
+    if m:
+        return int(m[1]), int(m[2]), int(m[3])
+    m = _DE_DATE.match(raw)
+    if m:
+        return _full_year(m[3]), int(m[2]), int(m[1])
+    m = _DE_LONG_DATE.match(raw)
+    if m and m[2].lower() in _MONTHS:
+        return _full_year(m[3]), _MONTHS[m[2].lower()], int(m[1])
+    raise BadInput(f"{what}: {text.strip()!r} ist kein Datum (so geht es: {_FORMS})")
+
+
+def _full_year(digits: str) -> int:
+    """Two digits are this century's: ``26`` is 2026."""
+    return 2000 + int(digits) if len(digits) == 2 else int(digits)
+
+
+def plausible_window(today: date) -> tuple[date, date]:
+    """The first and last date a recorded date or time may fall on, seen from ``today``."""
+    if today.year > date.max.year - YEARS_AHEAD:
+        return EARLIEST, date.max
+    later = today.year + YEARS_AHEAD
+    leap_day = (today.month, today.day) == (2, 29)
+    return EARLIEST, today.replace(year=later, day=28 if leap_day else today.day)
+
+
+def check_plausible(day: date, today: date, what: str = "Datum") -> None:
+    """Refuse a date so far off (1925, 2099) that it can only be a typing error."""
+    first, last = plausible_window(today)
+    if not first <= day <= last:
+        raise BadInput(
+            f"{what}: {format_date_de(day)} ist nicht plausibel; möglich ist "
+            f"{format_date_de(first)} bis {format_date_de(last)}"
+        )
+
+
+def parse_local_datetime(text: str, zone: ZoneInfo, what: str = "Zeitpunkt") -> datetime:
+    """A local wall-clock time (``2024-10-15 10:00``, ``15.10.24 10:00``) -> aware UTC.
 
     A time that does not exist (skipped by the spring change) or exists twice (the autumn
     change) is refused rather than guessed.
     """
-    raw = text.strip().replace("T", " ")
+    raw = text.strip().replace("T", " ").removesuffix("Uhr").strip()
     parts = raw.rsplit(" ", 1)
     if len(parts) != 2:
-        raise BadInput(f"{what}: {text!r} needs a date and a time, e.g. 2024-10-15 10:00")
-    day = parse_date(parts[0], what)
+        raise BadInput(
+            f"{what}: {text.strip()!r} braucht Datum und Uhrzeit, z. B. 15.10.2024 10:00"
+        )
+    day = parse_date(parts[0].strip().rstrip(","), what)
     m = _TIME.match(parts[1].strip())
     if not m:
-        raise BadInput(f"{what}: {text!r} has no valid time of day (use HH:MM)")
+        raise BadInput(f"{what}: {text.strip()!r} hat keine gültige Uhrzeit (so: HH:MM)")
     try:
         clock = time(int(m[1]), int(m[2]), int(m[3] or 0))
     except ValueError:
-        raise BadInput(f"{what}: {text!r} has no valid time of day") from None
+        raise BadInput(f"{what}: {text.strip()!r} hat keine gültige Uhrzeit") from None
     return local_to_utc(datetime.combine(day, clock), zone, what)
 
 

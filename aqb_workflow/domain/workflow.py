@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from transitions import Machine
 
 from aqb_workflow.domain.formats import (
+    check_plausible,
     format_utc,
     parse_amount_cents,
     parse_date,
@@ -73,15 +74,22 @@ class FieldSpec:
         return not self.required or self.default is not None or self.default_from is not None
 
     def parse(self, raw: str, zone: ZoneInfo, today: date) -> Any:
-        """Typed value from what a person typed; raises BadInput naming the field."""
+        """Typed value from what a person typed; raises BadInput naming the field.
+
+        A date or time before 2000 or more than two years after today is refused as a typing
+        error (formats.plausible_window).
+        """
         what = self.name
         if self.type == "date":
             day = parse_date(raw, what)
             if not self.future and day > today:
                 raise BadInput(f"{what}: {day.isoformat()} is in the future")
+            check_plausible(day, today, what)
             return day
         if self.type == "datetime":
-            return parse_local_datetime(raw, zone, what)
+            instant = parse_local_datetime(raw, zone, what)
+            check_plausible(instant.astimezone(zone).date(), today, what)
+            return instant
         if self.type == "amount":
             cents = parse_amount_cents(raw, what)
             if cents <= 0:

@@ -260,8 +260,13 @@ def listing(
     due_before: datetime | None = None,
     agreement: str | None = None,
     limit: int | None = None,
+    district: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Reminders, soonest first; ``district``: only those of that district's agreements."""
     query = select(t.reminder).order_by(t.reminder.c.next_attempt_at, t.reminder.c.id)
+    if district is not None:
+        own = select(t.agreement.c.key).where(t.agreement.c.district == district)
+        query = query.where(t.reminder.c.agreement.in_(own))
     if status:
         query = query.where(t.reminder.c.status.in_(list(status)))
     if due_before is not None:

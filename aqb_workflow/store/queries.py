@@ -155,6 +155,16 @@ def count_events(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(t.audit_event)).scalar() or 0)
 
 
+def district_counts(conn: Connection, district: str) -> tuple[int, int]:
+    """How many agreements one district has, and how many audit events they carry."""
+    own = select(t.agreement.c.key).where(t.agreement.c.district == district)
+    agreements = conn.execute(select(func.count()).select_from(own.subquery())).scalar()
+    events = conn.execute(
+        select(func.count()).select_from(t.audit_event).where(t.audit_event.c.agreement.in_(own))
+    ).scalar()
+    return int(agreements or 0), int(events or 0)
+
+
 def payload(record: AuditRecord) -> dict[str, Any]:
     value = json.loads(record.payload)
     return value if isinstance(value, dict) else {}

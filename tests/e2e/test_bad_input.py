@@ -84,7 +84,9 @@ BAD_ARGUMENTS = [
     ("create --district hanau --year 2026 --budget 100", "no AQB agreement"),
     ("create --district giessen --year twenty --budget 1", "year"),
     ("show 2031-nowhere", "no agreement"),
-    ("transition 2024-giessen sign_ministry on=31.02.2024 by=X", "not a real calendar date"),
+    ("transition 2024-giessen sign_ministry on=31.02.2024 by=X", "kein gültiges Kalenderdatum"),
+    ("transition 2024-giessen sign_ministry on=1.7.1925 by=X", "nicht plausibel"),
+    ("transition 2024-giessen sign_ministry on=31.12.99 by=X", "in the future"),
     ("transition 2024-giessen sign_ministry on=2999-01-01 by=X", "in the future"),
     ("transition 2024-giessen sign_ministry on=2024-07-01", "needs by="),
     ("transition 2024-giessen sign_ministry on=2024-07-01 by=X colour=red", "unknown field"),
@@ -96,7 +98,11 @@ BAD_ARGUMENTS = [
     ("contact add --role district --name X --email x@y.de", "needs --district"),
     ("contact add --role rp_kassel --name X --email not-an-address", "not an email"),
     ("list --state nirvana", "unknown state"),
-    ("frobnicate", "No such command"),
+    ("frobnicate", "unbekannter Befehl 'frobnicate'"),
+    ("show", "fehlendes Argument KEY"),
+    ("list --colour", "unbekannte Option --colour"),
+    ("create --district giessen --budget 1", "fehlende Option --year"),
+    ("reminders preview zwölf", "'zwölf' ist keine ganze Zahl"),
 ]
 
 

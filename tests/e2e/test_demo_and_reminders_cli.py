@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from email import message_from_bytes, policy
@@ -27,6 +28,7 @@ def test_demo_walks_giessen_and_leaves_reminders_as_eml_files(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "autumn_review -> closed" in proc.stdout
+    _printed_commands_can_be_pasted(proc.stdout, tmp_path / "demo")
     assert "audit chain ok" in proc.stdout
     # the latest due countersignature reminder; its escalation to the desk waits 21 days
     files = sorted((tmp_path / "demo" / "outbox").glob("*.eml"))
@@ -35,6 +37,38 @@ def test_demo_walks_giessen_and_leaves_reminders_as_eml_files(tmp_path):
     texts = [m.get_body(("plain",)).get_content() for m in mails]
     assert any("Wetteraukreis" in t and "1.140.300,00 €" in t for t in texts)
     assert {m["To"] for m in mails} == {"aqb@wetterau.example"}
+
+
+def _printed_commands_can_be_pasted(output: str, demo: Path) -> None:
+    """Every ``$ `` line is valid shell that reads back as the words the demo ran."""
+    lines = [line[2:] for line in output.splitlines() if line.startswith("$ ")]
+    assert len(lines) > 15
+    for line in lines:
+        check = subprocess.run(["bash", "-n", "-c", line], capture_output=True, text=True)
+        assert check.returncode == 0, (line, check.stderr)
+        words = shlex.split(line)
+        assert shlex.split(shlex.join(words)) == words
+        assert not any(w.startswith("AQB_ACTOR=") for w in words), line
+    create = next(shlex.split(line) for line in lines if line.startswith("aqb create"))
+    assert create[:4] == ["aqb", "create", "--district", "Landkreis Gießen"]
+    sign = next(shlex.split(line) for line in lines if "sign_district" in line)
+    assert "by=Anita Schneider" in sign and sign[-2:] == ["--actor", "giessen"]
+    export = shlex.split(lines[0])
+    assert export[0] == "export" and export[1] == f"AQB_CONFIG={demo / 'config.toml'}"
+    # pasted into bash after the export line, a printed command runs as printed
+    shown = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{lines[0]}\n{next(line for line in lines if line.startswith('aqb show'))}",
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AQB_")},
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Landkreis Gießen" in shown.stdout and "Abgeschlossen" in shown.stdout
 
 
 def test_reminders_list_preview_send_due_and_status(app, workspace, cli):

@@ -69,7 +69,7 @@ def test_import_the_seed_through_the_normal_transitions(cli):
     }
     measures = [e for e in imported["provenance"] if e["field"] == "measure"]
     assert [m["lines"] for m in measures][:2] == [[82], [83]]
-    assert "provenance=" in cli("history 2024-giessen").stdout
+    assert "Fundstellen:" in cli("history 2024-giessen").stdout
     cli("audit verify")
 
 

@@ -104,7 +104,7 @@ def test_every_command_works_on_an_agreement_however_it_was_made(
     # reading
     assert key in cli("list").stdout
     assert "Landkreis Gießen" in cli(f"show {key}").stdout
-    assert "created" in cli(f"history {key}").stdout
+    assert "Angelegt" in cli(f"history {key}").stdout
     cli(f"triggers {key}")
 
     # editing and measures, with a reason (after signing a change is an amendment)

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aqb_workflow.domain.formats import (
+    check_plausible,
     format_date_de,
     format_datetime_de,
     format_euro,
@@ -20,6 +21,7 @@ from aqb_workflow.domain.formats import (
     parse_date,
     parse_local_datetime,
     parse_utc,
+    plausible_window,
 )
 from aqb_workflow.errors import BadInput
 
@@ -55,7 +57,7 @@ def test_parse_date_reads_day_before_month_in_german_form():
 
 def test_parse_date_accepts_the_29th_of_february_in_a_leap_year_only():
     assert parse_date("29.02.2024") == date(2024, 2, 29)
-    with pytest.raises(BadInput, match="not a real calendar date"):
+    with pytest.raises(BadInput, match="kein gültiges Kalenderdatum"):
         parse_date("29.02.2023")
 
 
@@ -68,12 +70,23 @@ def test_parse_date_refuses_days_that_are_not_in_the_calendar(text):
         parse_date(text, "on")
     assert caught.value.exit_code == 2
     assert str(caught.value).startswith("on:")
-    assert "calendar" in str(caught.value)
+    assert "Kalenderdatum" in str(caught.value)
 
 
 @pytest.mark.parametrize(
     "text",
-    ["garbage", "", "   ", "1.7.24", "2024/07/01", "07/01/2024", "2024-7-1", "1.7.2024 10:00"],
+    [
+        "garbage",
+        "",
+        "   ",
+        "1.7.124",
+        "1.7.2",
+        "2024/07/01",
+        "07/01/2024",
+        "2024-7-1",
+        "1.7.2024 10:00",
+        "1. Juliember 2024",
+    ],
 )
 def test_parse_date_refuses_text_that_is_not_a_date_and_shows_the_accepted_forms(text):
     with pytest.raises(BadInput) as caught:
@@ -81,7 +94,48 @@ def test_parse_date_refuses_text_that_is_not_a_date_and_shows_the_accepted_forms
     assert caught.value.exit_code == 2
     message = str(caught.value)
     assert message.startswith("received_on:")
-    assert "2024-07-01" in message and "01.07.2024" in message
+    assert "ist kein Datum" in message
+    assert "2026-07-01" in message and "1.7.26" in message and "1. Juli 2026" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1.7.26", "1.7.2026", "01.07.26", "01.07.2026", "2026-07-01", "1. Juli 2026", "1. juli 26"],
+)
+def test_parse_date_accepts_short_german_dates_and_the_month_name(text):
+    assert parse_date(text) == date(2026, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "day"), [("31.12.99", date(2099, 12, 31)), ("1.1.00", date(2000, 1, 1))]
+)
+def test_a_two_digit_year_is_always_20yy(text, day):
+    assert parse_date(text) == day
+
+
+@pytest.mark.parametrize("text", ["1.7.1925", "31.12.1999", "1.7.2099", "2.12.2026"])
+def test_a_date_before_2000_or_over_two_years_ahead_is_refused_in_german(text):
+    with pytest.raises(BadInput) as caught:
+        check_plausible(parse_date(text), date(2024, 12, 1), "on")
+    assert caught.value.exit_code == 2
+    message = str(caught.value)
+    assert message.startswith("on: ") and "nicht plausibel" in message
+    assert "1. Januar 2000 bis 1. Dezember 2026" in message
+
+
+@pytest.mark.parametrize("text", ["1.1.2000", "1.12.2026", "1.7.24", "1.7.2016"])
+def test_the_plausible_window_is_2000_to_two_years_ahead(text):
+    check_plausible(parse_date(text), date(2024, 12, 1), "on")
+
+
+def test_the_window_from_a_leap_day():
+    assert plausible_window(date(2024, 2, 29)) == (date(2000, 1, 1), date(2026, 2, 28))
+
+
+def test_a_local_time_may_be_typed_with_a_short_date_and_uhr():
+    expected = datetime(2024, 10, 15, 8, 0, tzinfo=UTC)
+    assert parse_local_datetime("15.10.24 10:00", BERLIN) == expected
+    assert parse_local_datetime("15. Oktober 2024, 10:00 Uhr", BERLIN) == expected
 
 
 # -- amounts -------------------------------------------------------------------------------
