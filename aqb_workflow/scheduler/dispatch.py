@@ -21,7 +21,7 @@ from aqb_workflow.domain.model import Event
 from aqb_workflow.errors import AqbError
 from aqb_workflow.mail.backends import Backend, PermanentFailure, TemporaryFailure
 from aqb_workflow.mail.message import build
-from aqb_workflow.scheduler.compose import compose
+from aqb_workflow.scheduler.compose import compose_all
 from aqb_workflow.store import outbox
 from aqb_workflow.store.unit_of_work import UnitOfWork
 
@@ -72,8 +72,9 @@ def run_pass(
         where = f"reminder {row['id']} {row['agreement']} {row['kind']}"
         try:
             with app.db.read() as conn:
-                outgoing = compose(app, conn, row, now, late)
-            backend.send(build(outgoing, now))
+                messages = compose_all(app, conn, row, now, late)  # one per reader group
+            for outgoing in messages:
+                backend.send(build(outgoing, now))
         except TemporaryFailure as exc:
             if _retry(app, row, now, str(exc)):
                 result.retried += 1
@@ -87,9 +88,10 @@ def run_pass(
             log(f"{where}: failed: {exc}")
         else:
             crash_point("after_send")
-            _sent(app, row, now, list(outgoing.recipients), late)
+            to = [address for outgoing in messages for address in outgoing.recipients]
+            _sent(app, row, now, to, late)
             result.sent += 1
-            log(f"{where}: sent to {', '.join(outgoing.recipients)}{' (late)' if late else ''}")
+            log(f"{where}: sent to {', '.join(to)}{' (late)' if late else ''}")
     return result
 
 
