@@ -57,10 +57,15 @@ def explain_failure(
         "reminder": reminder_id,
         "label": rule.label if rule else "Erinnerung",
         "due": due,
-        "to": ", ".join(ROLES_DE.get(r, r) for r in roles) or None,
+        "to": _und([ROLES_DE.get(r, r) for r in roles]) or None,
         "commands": commands,
         **facts,
     }
+
+
+def _und(items: list[str]) -> str:
+    """``["A", "B", "C"]`` -> ``A, B und C``."""
+    return " und ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
 
 
 def _classify(error: str, roles: list[str], give_up_hours: int, district: str) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def _classify(error: str, roles: list[str], give_up_hours: int, district: str) -
     host = f" {server[1]}" if server else ""
     facts: dict[str, Any] = {"reply": None, "missing_contact": False, "commands": []}
     if rest.startswith("no contact"):
-        wanted = ", ".join(ROLES_DE.get(r, r) for r in roles) or "die Empfänger"
+        wanted = _und([ROLES_DE.get(r, r) for r in roles]) or "die Empfänger"
         facts |= {
             "missing_contact": True,
             "explanation": f"Für {wanted} ist keine Ansprechperson mit E-Mail-Adresse "
@@ -96,12 +101,14 @@ def _classify(error: str, roles: list[str], give_up_hours: int, district: str) -
                 f" – vorübergehend, aber über {give_up_hours} Stunden immer wieder; der "
                 f"Versand wurde{attempts} aufgegeben"
             )
-        facts |= {
-            "reply": quoted,
-            "explanation": what + ".",
-            "advice": "Bitte prüfen Sie die E-Mail-Adresse in den Kontakten (aqb contact list) "
-            "und stoßen Sie den Versand danach erneut an:",
-        }
+        advice = (
+            "Bitte klären Sie mit dem Betrieb oder der Empfängerseite, warum der Server die "
+            "Annahme verweigert, und stoßen Sie den Versand danach erneut an:"
+            if temporary
+            else "Bitte prüfen Sie die E-Mail-Adresse in den Kontakten (aqb contact list) "
+            "und stoßen Sie den Versand danach erneut an:"
+        )
+        facts |= {"reply": quoted, "explanation": what + ".", "advice": advice}
         return facts
     facts |= _unreachable(rest, host, attempts, give_up_hours)
     return facts
@@ -116,9 +123,14 @@ def _unreachable(rest: str, host: str, attempts: str, hours: int) -> dict[str, s
             if "no answer" in rest
             else "hat die Verbindung unerwartet beendet"
         )
+        given_up = (
+            f"; über {hours} Stunden gelang keine Zustellung, der Versand wurde{attempts} "
+            "aufgegeben"
+            if attempts
+            else ""
+        )
         return {
-            "explanation": f"Der Mailserver{host} {how}; über {hours} Stunden gelang keine "
-            f"Zustellung, der Versand wurde{attempts} aufgegeben.",
+            "explanation": f"Der Mailserver{host} {how}{given_up}.",
             "advice": "Bitte klären Sie mit dem Betrieb, ob der Mailserver erreichbar ist, und "
             "stoßen Sie den Versand danach erneut an:",
         }

@@ -88,8 +88,7 @@ def sample(kind: str, audience: str = "ministry_desk", **reminder: Any) -> dict[
                 "label": "Gegenzeichnung der Gebietskörperschaft steht aus",
                 "due": "15. Juli 2024",
                 "to": "die Gebietskörperschaft",
-                "explanation": "Der Mailserver hat die Empfängeradresse pm@lkgi.example "
-                "abgelehnt.",
+                "explanation": "Der Mailserver hat die Empfängeradresse pm@lkgi.example abgelehnt.",
                 "reply": "550 5.1.1 Mailbox unavailable",
                 "advice": "Bitte prüfen Sie die E-Mail-Adresse und stoßen Sie den Versand an:",
                 "commands": ["aqb reminders retry 41"],
@@ -145,8 +144,8 @@ def test_outside_readers_get_instructions_and_a_contact_never_a_command(
     assert "aqb " not in r.subject
     _no_reprs(r.subject, r.text)
     if kind in ACTION[audience]:
-        assert "22. Juli 2024" in r.text or "2. April 2024" in r.text or (
-            "15. Oktober 2024" in r.text
+        assert (
+            "22. Juli 2024" in r.text or "2. April 2024" in r.text or ("15. Oktober 2024" in r.text)
         ), r.text
         assert GERMAN_DATE.search(r.html)
 
@@ -190,9 +189,10 @@ def test_kind_specific_content() -> None:
     assert "Kreishaus Gießen" in upcoming.text and "invite.ics" in upcoming.text
     again = sample("review_upcoming", "participant")
     again["review"]["invited"] = True
-    assert "Erinnerung an die Umsetzungsbesprechung" in render(
-        TEMPLATES, "review_upcoming", again
-    ).subject
+    assert (
+        "Erinnerung an die Umsetzungsbesprechung"
+        in render(TEMPLATES, "review_upcoming", again).subject
+    )
     cancelled = render(TEMPLATES, "review_cancelled", sample("review_cancelled"))
     assert "Absage" in cancelled.subject and "zurückgezogen" in cancelled.text
     notice = render(TEMPLATES, "notice_pending", sample("notice_pending", "rp_kassel"))
