@@ -48,7 +48,9 @@ def test_reminders_list_preview_send_due_and_status(app, workspace, cli):
     preview = cli(f"reminders preview {first['id']}").stdout
     assert "To: pm@x.example" in preview
     assert "Landkreis Gießen" in preview and "1.266.800,00 €" in preview
-    assert f"aqb transition {key} sign_district" in preview
+    # the district signs on paper: what to send to whom by when, never a staff command
+    assert f"aqb transition {key} sign_district" not in preview and "aqb " not in preview
+    assert "an das AQB-Referat" in preview
     # the escalation goes to the ministry desk, which has no contact yet: it fails, visibly
     result = cli("reminders send-due", expect=1)
     assert "1 sent" in result.stdout and "failed" in result.stdout
