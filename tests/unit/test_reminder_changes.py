@@ -103,9 +103,7 @@ def test_each_move_back_and_forth_has_its_own_identity():
     first = [p.identity for p in wanted(NEW, [invitation(OLD)]) if p.kind == "review_rescheduled"]
     change = first[0]
     back = [
-        p.identity
-        for p in wanted(OLD, [invitation(OLD), change])
-        if p.kind == "review_rescheduled"
+        p.identity for p in wanted(OLD, [invitation(OLD), change]) if p.kind == "review_rescheduled"
     ]
     again = [
         p.identity
