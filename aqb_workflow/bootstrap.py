@@ -18,6 +18,7 @@ from aqb_workflow.domain.model import Actor
 from aqb_workflow.domain.registry import Registry, registry_from_data
 from aqb_workflow.domain.workflow import Workflow, workflow_from_data
 from aqb_workflow.errors import Forbidden
+from aqb_workflow.mail.templates import check_templates
 from aqb_workflow.store.anchor import Anchor
 from aqb_workflow.store.engine import Database
 
@@ -52,9 +53,11 @@ def load_registry(path: Path) -> Registry:
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None) -> App:
     settings = settings or load_settings()
+    workflow = load_workflow(settings.workflow_file)
+    check_templates(settings.templates, [r.kind for r in workflow.rules], settings.workflow_file)
     return App(
         settings=settings,
-        workflow=load_workflow(settings.workflow_file),
+        workflow=workflow,
         registry=load_registry(settings.registry_file),
         db=Database(settings.database_url, settings.busy_timeout_ms),
         anchor=Anchor(settings.anchor),

@@ -2,7 +2,9 @@
 
 Which file: ``AQB_CONFIG``, else ``config.toml`` in the current folder. ``AQB_DATABASE_URL``
 overrides ``database.url``. Relative paths (SQLite files, the anchor, the workflow, templates,
-the mail folder) resolve against the config file's folder, not the current one.
+the mail folder) resolve against the config file's folder, not the current one. Without
+``[workflow] file`` or ``[templates] folder`` the workflow and the German templates shipped
+inside the package are used (``aqb_workflow/states``, ``aqb_workflow/notifications``).
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aqb_workflow.errors import ConfigError
 
 PACKAGE_DATA = Path(__file__).with_name("data")
+PACKAGED_WORKFLOW = Path(__file__).with_name("states") / "agreement.toml"
+"""The default workflow, shipped inside the package (the repository's ``states/``)."""
+PACKAGED_TEMPLATES = Path(__file__).with_name("notifications")
+"""The default German templates, shipped inside the package (the repository's
+``notifications/``)."""
 
 # section -> key -> (type, default); a nested dict is a sub-table
 _SCHEMA: dict[str, dict[str, Any]] = {
     "database": {"url": (str, "sqlite:///aqb.db"), "busy_timeout_ms": (int, 30_000)},
     "audit": {"anchor": (str, "aqb-audit.anchor")},
-    "workflow": {"file": (str, "states/agreement.toml")},
+    "workflow": {"file": (str, "")},
     "registry": {"file": (str, "")},
     "time": {"zone": (str, "Europe/Berlin")},
-    "templates": {"folder": (str, "notifications")},
+    "templates": {"folder": (str, "")},
     "mail": {
         "backend": (str, "file"),
         "sender": (str, "AQB-Referat HMSI <aqb@hmsi.hessen.de>"),
@@ -150,6 +157,19 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+def _definitions(source: str, folder: Path, values: dict[str, Any]) -> tuple[Path, Path]:
+    """The workflow file and the templates folder: as named (relative to the config file's
+    folder), else the ones shipped in the package. A named one must exist."""
+    named_file, named_folder = values["workflow"]["file"], values["templates"]["folder"]
+    workflow_file = folder / named_file if named_file else PACKAGED_WORKFLOW
+    templates = folder / named_folder if named_folder else PACKAGED_TEMPLATES
+    if not workflow_file.is_file():
+        raise ConfigError(f"{source}: workflow.file: {workflow_file} does not exist")
+    if not templates.is_dir():
+        raise ConfigError(f"{source}: templates.folder: {templates} is not a folder")
+    return workflow_file, templates
+
+
 def load_settings(path: Path | None = None) -> Settings:
     path = path or config_path()
     source = str(path)
@@ -213,17 +233,18 @@ def load_settings(path: Path | None = None) -> Settings:
 
     url = os.environ.get("AQB_DATABASE_URL") or values["database"]["url"]
     registry = values["registry"]["file"]
+    workflow_file, templates = _definitions(source, folder, values)
     return Settings(
         path=path,
         database_url=resolve_sqlite_url(url, folder),
         busy_timeout_ms=values["database"]["busy_timeout_ms"],
         anchor=folder / values["audit"]["anchor"],
-        workflow_file=folder / values["workflow"]["file"],
+        workflow_file=workflow_file,
         registry_file=folder / registry
         if registry
         else PACKAGE_DATA / "gebietskoerperschaften.toml",
         zone=zone,
-        templates=folder / values["templates"]["folder"],
+        templates=templates,
         mail_backend=mail["backend"],
         mail_sender=mail["sender"],
         smtp=SmtpSettings(**mail["smtp"]),

@@ -16,7 +16,7 @@ from typing import Any
 from aqb_workflow.bootstrap import App
 from aqb_workflow.domain.formats import format_utc, parse_amount_cents, parse_utc
 from aqb_workflow.domain.model import CATEGORIES, Actor, Agreement, Event, Measure, agreement_key
-from aqb_workflow.domain.reminders import plan
+from aqb_workflow.domain.reminders import plan, watches_changes
 from aqb_workflow.domain.workflow import stored
 from aqb_workflow.errors import BadInput, Conflict, Forbidden, NotFound, Refused
 from aqb_workflow.store import outbox
@@ -51,6 +51,11 @@ def positive_cents(raw: str, what: str) -> int:
 
 def _replan(app: App, uow: UnitOfWork, agreement: Agreement, now: datetime) -> dict[str, list[int]]:
     """Plan the agreement's reminders as it is written now, in the same transaction."""
+    sent = (
+        [r["identity"] for r in outbox.listing(uow.conn, status=["sent"], agreement=agreement.key)]
+        if watches_changes(app.workflow.rules, agreement.state)
+        else []
+    )
     wanted = plan(
         app.workflow.rules,
         key=agreement.key,
@@ -62,6 +67,7 @@ def _replan(app: App, uow: UnitOfWork, agreement: Agreement, now: datetime) -> d
         zone=app.settings.zone,
         send_at=app.settings.send_at,
         now=now,
+        sent=sent,
     )
     result = outbox.replan(uow.conn, agreement.key, wanted, now, agreement.version)
     changes = {}

@@ -41,6 +41,7 @@ _RULE_KEYS: dict[str, type | tuple[type, ...]] = {
     "if_set": str,
     "invite": str,
     "after": str,
+    "on_change": bool,
 }
 
 
@@ -81,6 +82,7 @@ class Rule:
     #: The kind of the series this rule escalates: it goes out its own interval after the
     #: first reminder of that series was actually sent, never in the same pass.
     after: str | None = None
+    on_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ def rules_from_data(
                 raise ConfigError(f"{where}: unknown key {key!r}")
             if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
                 raise ConfigError(f"{where}.{key}: wrong type")
-        for key in ("kind", "when", "anchor", "offsets", "to"):
+        required = ("kind", "when", "anchor", "to")
+        for key in required if body.get("on_change") else (*required, "offsets"):
             if key not in body:
                 raise ConfigError(f"{where}: missing {key!r}")
         kind = body["kind"]
@@ -148,9 +151,17 @@ def rules_from_data(
             raise ConfigError(
                 f"{where}.anchor: {anchor!r} must be entered, field:NAME or date:MM-DD"
             )
-        offsets = tuple(parse_offset(str(o), f"{where}.offsets") for o in body["offsets"])
+        raw_offsets = body.get("offsets", ["0d"])
+        offsets = tuple(parse_offset(str(o), f"{where}.offsets") for o in raw_offsets)
         if not offsets:
             raise ConfigError(f"{where}.offsets: give at least one")
+        if body.get("on_change") and (
+            not anchor.startswith("field:") or offsets != (Offset(0, False),)
+        ):
+            raise ConfigError(
+                f"{where}.on_change: goes out at once when field NAME changes: "
+                'needs anchor = "field:NAME" and no offsets other than "0d"'
+            )
         for role in body["to"]:
             if role not in RECIPIENT_ROLES:
                 raise ConfigError(
@@ -180,6 +191,7 @@ def rules_from_data(
                 if_set=body.get("if_set"),
                 invite=invite,
                 after=body.get("after"),
+                on_change=body.get("on_change", False),
             )
         )
     for rule in rules:
@@ -206,6 +218,63 @@ def _check_after(rule: Rule, rules: Sequence[Rule], where: str) -> None:
         raise ConfigError(f"{where}: offsets must all be days (d) or all working days (wd), >= 0")
     if min(o.amount for o in rule.offsets) <= min(o.amount for o in series.offsets):
         raise ConfigError(f"{where}: the escalation must come after the first {rule.after!r}")
+
+
+def watches_changes(rules: Sequence[Rule], state: str) -> bool:
+    """Whether planning in ``state`` needs to know which reminders were sent (``plan(sent=…)``)."""
+    return any(rule.on_change and state in rule.states for rule in rules)
+
+
+def identity_parts(identity: str) -> tuple[str, str]:
+    """(kind, anchor value) of a planned reminder's identity."""
+    parts = identity.split("|")
+    return (parts[1], parts[2]) if len(parts) >= 3 else ("", "")
+
+
+def invited_values(rules: Sequence[Rule], anchor: str, sent: Sequence[str]) -> list[str]:
+    """The values of the field ``anchor`` for which a calendar invitation (``invite =
+    "request"``) went out, one per mail sent, in the order of ``sent``."""
+    inviting = {r.kind for r in rules if r.invite == "request" and r.anchor == anchor}
+    return [value for kind, value in map(identity_parts, sent) if kind in inviting]
+
+
+def _changes(
+    rules: Sequence[Rule],
+    active: Sequence[Rule],
+    key: str,
+    fields: Mapping[str, Any],
+    sent: Sequence[str],
+    now: datetime,
+) -> list[Planned]:
+    """The change notices wanted now: an active ``on_change`` rule whose field has a new value
+    after an invitation for an earlier value went out. Due at once (staff just made the
+    change). The identity counts the invitations sent for other values, so moving a meeting
+    back and forth announces every move, and an invitation still in flight during a move is
+    corrected by another notice."""
+    found = []
+    for rule in active:
+        if not rule.on_change or (rule.unless and fields.get(rule.unless)):
+            continue
+        if rule.if_set and not fields.get(rule.if_set):
+            continue
+        value = str(fields.get(rule.anchor[6:]) or "")
+        earlier = [v for v in invited_values(rules, rule.anchor, sent) if v != value]
+        if not value or not earlier or ("T" in value and parse_utc(value) < now):
+            continue  # nothing invited yet, or the meeting is over
+        found.append(
+            Planned(
+                identity=f"{key}|{rule.kind}|{value}|changed|{len(earlier)}",
+                kind=rule.kind,
+                due_at=now,
+                to=rule.to,
+                occurrence=1,
+                max_occurrences=1,
+                invite=rule.invite,
+                anchor_on=now.date(),
+                deadline_on=None,
+            )
+        )
+    return found
 
 
 def anchor_date(
@@ -246,17 +315,23 @@ def plan(
     zone: ZoneInfo,
     send_at: tuple[int, int],
     now: datetime,
+    sent: Sequence[str] = (),
 ) -> list[Planned]:
     """Every reminder the agreement should have now, each due at ``send_at`` local time.
 
     What is already overdue when planned (a step recorded late) is kept only where it still
     helps: a reminder before an event whose day has passed is dropped, and of a repeated
     reminder only the latest overdue occurrence is kept.
+
+    ``sent`` are the identities of the agreement's reminders already sent (needed only where
+    :func:`watches_changes`): an ``on_change`` rule then announces a changed date at once, and
+    replaces the invitations that are already overdue for the new date.
     """
     today = now.astimezone(zone).date()
     planned: list[Planned] = []
+    changes = _changes(rules, [r for r in rules if state in r.states], key, fields, sent, now)
     for rule in rules:
-        if state not in rule.states:
+        if state not in rule.states or rule.on_change:
             continue
         if rule.unless and fields.get(rule.unless):
             continue
@@ -300,7 +375,16 @@ def plan(
                 else:
                     planned.append(item)
             planned += overdue[-1:]
-    return planned
+    return _superseded(planned, changes, rules, now) + changes
+
+
+def _superseded(
+    planned: list[Planned], changes: list[Planned], rules: Sequence[Rule], now: datetime
+) -> list[Planned]:
+    """Without the invitations a change notice replaces: those already due for the new date."""
+    anchors = {r.anchor for r in rules for c in changes if r.kind == c.kind}
+    replaced = {r.kind for r in rules if r.invite == "request" and r.anchor in anchors}
+    return [p for p in planned if not (p.kind in replaced and p.due_at <= now)]
 
 
 def series_of(identity: str) -> str:

@@ -35,7 +35,7 @@ from aqb_workflow.domain.model import Event
 from aqb_workflow.errors import AqbError
 from aqb_workflow.mail.backends import Backend, PermanentFailure, TemporaryFailure
 from aqb_workflow.mail.message import build
-from aqb_workflow.scheduler.compose import compose
+from aqb_workflow.scheduler.compose import compose_all
 from aqb_workflow.store import outbox
 from aqb_workflow.store.unit_of_work import UnitOfWork
 
@@ -156,8 +156,9 @@ def _deliver(app: App, backend: Backend, row: dict[str, Any], now: datetime) -> 
         # late: the daemon missed the time (a reminder planned already overdue is not late)
         late = now - expected_at(row) > late_after(app)
         with app.db.read() as conn:
-            outgoing = compose(app, conn, row, now, late)
-        backend.send(build(outgoing, now))
+            messages = compose_all(app, conn, row, now, late)  # one per reader group
+        for outgoing in messages:
+            backend.send(build(outgoing, now))
     except TemporaryFailure as exc:
         try:
             if _retry(app, row, now, str(exc)):
@@ -170,8 +171,9 @@ def _deliver(app: App, backend: Backend, row: dict[str, Any], now: datetime) -> 
         _fail(app, row, now, reason)
         return "failed", f"failed: {reason}"
     crash_point("after_send")
-    _sent(app, row, now, list(outgoing.recipients), late)
-    return "sent", f"sent to {', '.join(outgoing.recipients)}{' (late)' if late else ''}"
+    to = [address for outgoing in messages for address in outgoing.recipients]
+    _sent(app, row, now, to, late)
+    return "sent", f"sent to {', '.join(to)}{' (late)' if late else ''}"
 
 
 def describe(exc: Exception) -> str:

@@ -83,7 +83,9 @@ def test_reminders_list_preview_send_due_and_status(app, workspace, cli):
     preview = cli(f"reminders preview {first['id']}").stdout
     assert "To: pm@x.example" in preview
     assert "Landkreis Gießen" in preview and "1.266.800,00 €" in preview
-    assert f"aqb transition {key} sign_district" in preview
+    # the district signs on paper: what to send to whom by when, never a staff command
+    assert f"aqb transition {key} sign_district" not in preview and "aqb " not in preview
+    assert "an das AQB-Referat" in preview
     # the Wetteraukreis has no contact: its reminder fails, visibly, and so does the report of
     # that failure to the desk, which has no contact yet either; neither stops Gießen's
     bring_to(app, "signed_by_ministry", district="wetterau")

@@ -78,7 +78,10 @@ def test_due_reminder_arrives_in_german_with_both_parts_and_is_audited(site):
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     assert "1.266.800,00 €" in text and "1. Juli 2024" in text
-    assert "aqb transition 2024-giessen sign_district" in text
+    # the district signs in the real world: what to send to whom by when, and whom to ask
+    assert "aqb " not in text and "aqb " not in html
+    assert "bis zum 22. Juli 2024 an das AQB-Referat" in " ".join(text.split())
+    assert "AQB-Referat" in text and "aqb@hmsi.example" in text
     assert "verspätet" not in text
     assert "Landkreis Gießen" in html
     [sent] = rows(app, status=["sent"])
@@ -210,12 +213,13 @@ def test_review_invitation_and_cancellation_update_the_same_calendar_entry(site)
     )
     clock.set(datetime(2024, 10, 1, 7, 0, tzinfo=UTC))  # 14 days before
     assert send(app).sent == 1
-    invite = server.inbox.messages[-1]
-    assert set(invite["To"].split(", ")) == {
-        "pm@lkgi.example",
-        "aqb@hmsi.example",
-        "rat@rp-ks.example",
-    }
+    # one reminder, a copy per reader group: the participants' without a command, the desk's
+    invite, desk_copy = server.inbox.messages
+    assert set(invite["To"].split(", ")) == {"pm@lkgi.example", "rat@rp-ks.example"}
+    assert desk_copy["To"] == "aqb@hmsi.example"
+    assert "aqb " not in invite.get_body(("plain",)).get_content()
+    assert "aqb transition 2024-giessen close" in desk_copy.get_body(("plain",)).get_content()
+    assert invite["Message-ID"] != desk_copy["Message-ID"]
     request = Calendar.from_ical(
         next(p for p in invite.walk() if p.get_content_type() == "text/calendar").get_payload(
             decode=True
@@ -225,6 +229,8 @@ def test_review_invitation_and_cancellation_update_the_same_calendar_entry(site)
     assert str(request["METHOD"]) == "REQUEST"
     assert str(event["UID"]) == "aqb-review-2024-giessen@aqb-workflow"
     assert event.decoded("DTSTART").astimezone(UTC) == datetime(2024, 10, 15, 8, 0, tzinfo=UTC)
+    attendees = {str(a).removeprefix("mailto:").lower() for a in event.get("ATTENDEE")}
+    assert attendees == {"pm@lkgi.example", "rat@rp-ks.example", "aqb@hmsi.example"}
     clock.advance(days=1)
     services.fire(app, MINISTRY, key, "withdraw", {"reason": "Test"})
     assert send(app).sent == 1
