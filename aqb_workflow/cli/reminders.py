@@ -100,10 +100,11 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
 @reminders.command(epilog="Example: aqb reminders preview 12")
 @click.argument("reminder_id", type=int)
 def preview(reminder_id: int) -> None:
-    """Show the mail as it would be sent now: headers, text and whether an invite is attached."""
+    """Show the mail as it would be sent now: headers, text and whether an invite is attached;
+    one message per reader group (the district, RP Kassel, the ministry desk)."""
     from aqb_workflow.errors import NotFound
     from aqb_workflow.mail.message import build
-    from aqb_workflow.scheduler.compose import compose
+    from aqb_workflow.scheduler.compose import compose_all
     from aqb_workflow.store import outbox
 
     application = app()
@@ -113,14 +114,17 @@ def preview(reminder_id: int) -> None:
         if row is None:
             raise NotFound(f"no reminder {reminder_id} (aqb reminders list --all)")
         _scope(application, f"reminders preview {reminder_id}", row["agreement"])
-        outgoing = compose(application, conn, row, now, late=False)
-    message = build(outgoing, now)
-    for header in ("From", "To", "Subject", "Message-ID"):
-        click.echo(f"{header}: {message[header]}")
-    if outgoing.ics:
-        click.echo(f"Invite: text/calendar; method={outgoing.ics_method}")
-    click.echo()
-    click.echo(outgoing.text)
+        messages = compose_all(application, conn, row, now, late=False)
+    for index, outgoing in enumerate(messages):
+        if index:
+            click.echo("\n" + "-" * 72 + "\n")
+        message = build(outgoing, now)
+        for header in ("From", "To", "Subject", "Message-ID"):
+            click.echo(f"{header}: {message[header]}")
+        if outgoing.ics:
+            click.echo(f"Invite: text/calendar; method={outgoing.ics_method}")
+        click.echo()
+        click.echo(outgoing.text)
 
 
 @reminders.command("send-due", epilog="Example: aqb reminders send-due")

@@ -159,12 +159,15 @@ REPLY_WITHIN = timedelta(days=7)
 
 def _reply_by(app: App, rule: Rule | None, agreement: Agreement, due: date) -> date:
     """By when the reader should act: the Frist itself, the working day before the review
-    for the review's mails, else a week from the mail (moved off a day off, like a Frist)."""
+    for the review's mails, else a week from the mail (moved off a day off, like a Frist).
+
+    ``due`` is the day the mail goes out (a mail sent late counts from the day it is sent),
+    so the date asked for is never already past; nor is a Frist that passed (a week then)."""
     if rule is not None and rule.deadline:
         entered = parse_utc(agreement.entered_at)
         zone = app.settings.zone
         anchor = anchor_date(rule, agreement.fields, agreement.year, entered, zone)
-        if anchor is not None:
+        if anchor is not None and app.calendar.deadline_end(anchor) >= due:
             return app.calendar.deadline_end(anchor)
     review_at = agreement.fields.get("review_at")
     if review_at and rule is not None and rule.anchor == "field:review_at":
@@ -218,8 +221,10 @@ def context(
     contacts: list[dict[str, Any]] | None = None,
     review: dict[str, Any] | None = None,
     failed: dict[str, Any] | None = None,
+    today: date | None = None,
 ) -> dict[str, Any]:
-    """What the templates get (see aqb_workflow/mail/render.py) for one reader group."""
+    """What the templates get (see aqb_workflow/mail/render.py) for one reader group;
+    ``today``: the day it is sent (the due day when not given)."""
     entry = app.registry.by_slug(agreement.district)
     zone = app.settings.zone
     rule = _rule(app, row["kind"])
@@ -247,7 +252,7 @@ def context(
             "late": late,
             "since": since,
             "deadline": deadline,
-            "reply_by": format_date_de(_reply_by(app, rule, agreement, due)),
+            "reply_by": format_date_de(_reply_by(app, rule, agreement, max(due, today or due))),
             "occurrence": row["occurrence"],
             "max_occurrences": row["max_occurrences"],
         },
@@ -303,6 +308,7 @@ def compose_all(
             contacts=contacts,
             review=review,
             failed=failed,
+            today=now.astimezone(app.settings.zone).date(),
         )
         message_id = row["message_id"] if index == 0 else _derived_id(row["message_id"], audience)
         messages.append(_outgoing(app, agreement, row, ctx, people, everyone, message_id, now))

@@ -40,13 +40,19 @@ def replan(
 
     A reminder that was sent, failed or cancelled before is never planned again (its identity
     exists); a pending one no longer wanted is cancelled by the event that made it obsolete.
+    Rows added outside the rules (``add_one``: the report of a failed delivery) are not the
+    rules' to cancel: their identities do not start with the agreement's key.
     """
     rows = [Existing(*row) for row in OF_AGREEMENT.all(conn, {"key": key})]
     existing = {row.identity: row for row in rows}
     wanted_ids = {p.identity for p in wanted}
     stamp = format_utc(now)
     cancelled = [
-        row.id for row in rows if row.status == "pending" and row.identity not in wanted_ids
+        row.id
+        for row in rows
+        if row.status == "pending"
+        and row.identity.startswith(f"{key}|")
+        and row.identity not in wanted_ids
     ]
     for reminder_id in cancelled:  # one or two per transition
         CANCEL.write(conn, {"id": reminder_id, "stamp": stamp})

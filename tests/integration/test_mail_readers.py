@@ -95,7 +95,9 @@ def _walk(app, clock):
             datetime(2024, 7, 1, 9, 0, tzinfo=UTC),
             ("sign_ministry", {"on": "2024-07-01", "by": "Hofmann"}),
         ),
-        (datetime(2024, 8, 12, 9, 0, tzinfo=UTC), None),  # district reminders and the escalation
+        (datetime(2024, 7, 15, 9, 0, tzinfo=UTC), None),  # the first district reminder
+        # the later district reminders, and the escalation (21 days after the first)
+        (datetime(2024, 8, 12, 9, 0, tzinfo=UTC), None),
         (
             datetime(2024, 8, 12, 10, 0, tzinfo=UTC),
             ("sign_district", {"on": "2024-08-12", "by": "Schneider", "place": "Gießen"}),

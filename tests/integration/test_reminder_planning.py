@@ -186,3 +186,19 @@ def test_what_is_already_overdue_when_planned_is_kept_once(app, clock):
         "district_signature_pending": [date(2024, 7, 29)],
         "district_signature_escalation": [date(2024, 8, 5)],
     }
+
+
+def test_a_transition_keeps_a_pending_delivery_failure_report(app, clock):
+    """The report of a failed mail is no rule's reminder: the agreement's next step does not
+    cancel it before the desk has read it."""
+    from aqb_workflow.store.unit_of_work import UnitOfWork
+
+    key = services.create(app, MINISTRY, "giessen", 2024, "1266800")
+    with UnitOfWork(app.db, app.anchor) as uow:
+        report = outbox.add_one(
+            uow.conn, key, "delivery_failed", ["ministry_desk"], clock.now(), "delivery_failed|1|x"
+        )
+        uow.commit()
+    services.fire(app, MINISTRY, key, "sign_ministry", {"on": "2024-07-01", "by": "H. Hofmann"})
+    with app.db.read() as conn:
+        assert outbox.get(conn, report)["status"] == "pending"
