@@ -15,6 +15,7 @@ Three independent pieces, none of which asks aqb how it computes anything:
 
 from __future__ import annotations
 
+import glob
 import re
 import shutil
 import subprocess
@@ -35,11 +36,7 @@ from icalendar import Calendar
 from tests.conftest import Result, Workspace
 
 BERLIN = ZoneInfo("Europe/Berlin")
-LIBFAKETIME = (
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/faketime/libfaketime.so.1",
-)
+LIBFAKETIME = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
 MONTHS = (
     *("Januar", "Februar", "März", "April", "Mai", "Juni"),
     *("Juli", "August", "September", "Oktober", "November", "Dezember"),
@@ -131,12 +128,12 @@ def local(day: date, hhmm: str) -> datetime:
 
 
 def libfaketime() -> str:
-    for path in LIBFAKETIME:
-        if Path(path).exists():
+    for pattern in LIBFAKETIME:
+        for path in sorted(glob.glob(pattern)):
             return path
     found = shutil.which("faketime")
     pytest.fail(
-        "libfaketime is missing: install the Debian package faketime (`make postgresql` "
+        "libfaketime is missing: install the Debian package faketime (`make faketime` "
         f"installs it as root); faketime binary: {found}"
     )
 

@@ -24,6 +24,7 @@ seam does not hide the others. Nothing here is skipped or expected to fail.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -81,6 +82,7 @@ WITHDRAWN_DRAFT = "offenbach-stadt"
 REVIEW_UPDATE = frozenset(
     {"review_upcoming", "review_rescheduled", "review_changed", "review_moved", "review_updated"}
 )
+ENGLISH = re.compile(r"\b(reminder|failed|contact|error|sent|due|pending|recipient)\b", re.I)
 COMMAND_OF = {  # what the ministry desk is told to run, per kind
     "ministry_signature_pending": "sign_ministry",
     "notice_pending": "issue_notice",
@@ -111,6 +113,8 @@ class Year:
     problems: list[str] = field(default_factory=list)
     seen: int = 0
     marks: dict[str, Any] = field(default_factory=dict)
+    # (kind, reader, what is wrong) -> the mails it is wrong in: one line per finding
+    mail_findings: dict[tuple[str, str, str], list[Mail]] = field(default_factory=dict)
     invites: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -171,8 +175,19 @@ class Year:
     # -- what every mail must say ----------------------------------------------------------
 
     def read(self, mail: Mail, late: bool) -> None:
-        bad = self._mail_problems(mail, late)
-        self.problems.extend(f"{mail}: {b}" for b in bad)
+        reader = {DESK: "ministry desk", RP: "RP Kassel"}.get(mail.to, "district")
+        for b in self._mail_problems(mail, late):
+            self.mail_findings.setdefault((mail.kind or "?", reader, b), []).append(mail)
+
+    def report(self) -> list[str]:
+        lines = list(self.problems)
+        for (kind, reader, what), mails in self.mail_findings.items():
+            days = sorted({str(m.day) for m in mails})
+            lines.append(
+                f"{len(mails)} {kind} mail(s) to {reader} ({', '.join(days[:4])}"
+                f"{', …' if len(days) > 4 else ''}): {what}; e.g. {mails[0]}"
+            )
+        return lines
 
     def _mail_problems(self, mail: Mail, late: bool) -> list[str]:
         slug = mail.key.split("-", 1)[1]
@@ -182,6 +197,9 @@ class Year:
             bad.append(f"subject does not name AQB {self.year} and {name}")
         if any(w in mail.text for w in ("Traceback", "None", "Error", "Exception", "{'")):
             bad.append("text carries a Python repr or English exception text")
+        english = ENGLISH.findall(mail.text)
+        if english:
+            bad.append(f"English words in the text: {sorted(set(english))}")
         if late and "verspätet" not in mail.text:
             bad.append("sent after downtime but not marked 'verspätet'")
         if mail.to == DESK:
@@ -274,8 +292,9 @@ def test_a_year_in_the_life(tmp_path: Path, server: SmtpServer, year: int) -> No
     summer(y)
     autumn(y)
     finish(y)
-    if y.problems:
-        pytest.fail(f"{len(y.problems)} problems in the year:\n" + "\n".join(y.problems), False)
+    found = y.report()
+    if found:
+        pytest.fail(f"{len(found)} problems in the year:\n" + "\n".join(found), False)
 
 
 def setup(tmp_path: Path, server: SmtpServer, year: int) -> Year:
@@ -711,6 +730,13 @@ def check_invites(y: Year, review: date, new_review: date, fulda_review: date) -
             for d in (review, new_review):
                 if german(d) not in str(change["text"]):
                     y.problem(f"{who}: the change does not name {german(d)}")
+        dates = [s["start"] for s in sent if s["method"] == "REQUEST"]
+        for earlier, (i, later) in zip(dates, enumerate(sent[1:], 1), strict=False):
+            if later["start"] == earlier and str(later["subject"]).count("Einladung"):
+                y.problem(
+                    f"{who}: mail {i + 1} about the same meeting is titled as an invitation "
+                    f"again, not as a reminder: {later['subject']!r}"
+                )
         if key.endswith("fulda"):
             first = sent[0]
             if first["start"] is None or first["start"].date() != fulda_review:
