@@ -159,7 +159,10 @@ class FakeTime:
             # FAKETIME's stamp is read in the process's zone: pin it to UTC. aqb itself works in
             # [time] zone (Europe/Berlin) through zoneinfo, which TZ does not touch.
             "TZ": "UTC",
-            # Keep the monotonic clock real: only the wall clock is the test's to move.
+            # Keep the monotonic clock real. With it faked (libfaketime 0.9.10, glibc, Python
+            # 3.11) a timed wait such as threading.Event().wait(0.5), the daemon's loop, never
+            # returns. With it real, time.sleep() fails with EINVAL (clock_nanosleep on
+            # CLOCK_MONOTONIC with an absolute deadline): aqb uses no time.sleep.
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         }
 

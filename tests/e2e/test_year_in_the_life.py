@@ -24,6 +24,7 @@ seam does not hide the others. Nothing here is skipped or expected to fail.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import time
@@ -82,6 +83,19 @@ WITHDRAWN_DRAFT = "offenbach-stadt"
 REVIEW_UPDATE = frozenset(
     {"review_upcoming", "review_rescheduled", "review_changed", "review_moved", "review_updated"}
 )
+# The rules of states/agreement.toml the expected days are computed from (kind: anchor,
+# offsets, repeat); test_the_rules_are_the_ones_the_year_assumes keeps them in step.
+ASSUMED_RULES = {
+    "application_due": ("date:03-31", ["-14d", "-3wd"], None),
+    "ministry_signature_pending": ("entered", ["14d"], None),
+    "district_signature_pending": ("field:ministry_signed_on", ["14d"], 7),
+    "district_signature_escalation": ("field:ministry_signed_on", ["35d"], None),
+    "notice_pending": ("field:district_signed_on", ["21d"], None),
+    "review_planning": ("date:09-01", ["0d"], None),
+    "review_upcoming": ("field:review_at", ["-14d", "-2wd"], None),
+    "review_overdue": ("field:review_at", ["1wd"], None),
+    "review_cancelled": ("entered", ["0d"], None),
+}
 ENGLISH = re.compile(r"\b(reminder|failed|contact|error|sent|due|pending|recipient)\b", re.I)
 COMMAND_OF = {  # what the ministry desk is told to run, per kind
     "ministry_signature_pending": "sign_ministry",
@@ -226,7 +240,7 @@ class Year:
         to ask, and never an aqb command they may not run."""
         bad = []
         if AQB_COMMAND.search(mail.text):
-            bad.append(f"mail to {mail.to} carries an aqb command")
+            bad.append("carries an aqb command its reader may not run")
         if not any(d >= mail.day for d in german_dates(mail.text)):
             bad.append("no 'by when' (a German date on or after the mail's day) in the text")
         if DESK not in mail.text:
@@ -282,7 +296,9 @@ def server():
         smtp.stop()
 
 
-YEARS = [2024]
+# 2024: the Frist of 31 March falls on Easter Sunday and ends on 2 April; 1 September is a
+# Sunday. Other years: AQB_TEST_YEARS=2025,2027 pytest tests/e2e/test_year_in_the_life.py
+YEARS = [int(y) for y in os.environ.get("AQB_TEST_YEARS", "2024").split(",")]
 
 
 @pytest.mark.parametrize("year", YEARS)
@@ -761,3 +777,78 @@ def finish(y: Year) -> None:
     y.aqb(local(end, "10:00"), "audit", "verify")
     for slug in y.districts:
         y.aqb(local(end, "10:00"), "show", y.key(slug))
+
+
+# -- the harness itself -----------------------------------------------------------------------
+
+
+def test_faketime_moves_the_clock_of_a_child_process_and_sqlite_works_under_it(tmp_path):
+    """libfaketime at the process boundary: Python's datetime.now sees the fake instant and
+    runs on from it; a timed wait (what the daemon's loop does) waits, not hangs; SQLite in WAL
+    mode writes and reads under it."""
+    import subprocess
+    import sys
+
+    clock = FakeTime(local(date(2024, 3, 31), "07:30"))  # Easter Sunday, summer time from 03:00
+    script = (
+        "import datetime, sqlite3, sys, threading\n"
+        "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL')\n"
+        "c.execute('CREATE TABLE t (at TEXT)')\n"
+        "now = datetime.datetime.now(datetime.UTC).isoformat()\n"
+        "c.execute('INSERT INTO t VALUES (?)', (now,))\n"
+        "c.commit(); threading.Event().wait(1.2)\n"
+        "print(c.execute('SELECT at FROM t').fetchone()[0])\n"
+        "print(datetime.datetime.now(datetime.UTC).isoformat())\n"
+        "print(c.execute('PRAGMA journal_mode').fetchone()[0])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "t.db")],
+        env={"PATH": "/usr/bin:/bin", **clock.env()},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.split()
+    first, later = datetime.fromisoformat(out[0]), datetime.fromisoformat(out[1])
+    assert first.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M") == "2024-03-31 07:30"
+    assert timedelta(seconds=1) < later - first < timedelta(seconds=10)
+    assert out[2] == "wal"
+
+
+@pytest.mark.parametrize(
+    ("frist", "end"),
+    [
+        (date(2024, 3, 31), date(2024, 4, 2)),  # Easter Sunday, then Ostermontag
+        (date(2025, 6, 19), date(2025, 6, 20)),  # Fronleichnam (DOMAIN.md)
+        (date(2025, 3, 31), date(2025, 3, 31)),  # a Monday: no move
+        (date(2026, 12, 24), date(2026, 12, 24)),  # a closure day is no holiday
+        (date(2027, 10, 3), date(2027, 10, 4)),  # Tag der Deutschen Einheit on a Sunday
+    ],
+)
+def test_the_harness_calendar_knows_hessen(frist: date, end: date) -> None:
+    cal = HessianCalendar(range(2024, 2028))
+    assert cal.frist_end(frist) == end
+
+
+def test_the_harness_send_days() -> None:
+    cal = HessianCalendar(range(2024, 2026))
+    end = cal.frist_end(date(2024, 3, 31))
+    assert cal.send_day(end, "-14d") == date(2024, 3, 19)
+    assert cal.send_day(end, "-3wd") == date(2024, 3, 26)  # over Karfreitag and Ostermontag
+    assert cal.send_day(date(2024, 10, 17), "-14d") == date(2024, 10, 2)  # 3 Oct: day before
+    assert cal.send_day(date(2024, 9, 1), "0d") == date(2024, 9, 2)  # a Sunday: day after
+    assert cal.send_day(date(2024, 12, 10), "14d") == date(2024, 12, 27)  # 24-26 Dec off
+    assert german(date(2024, 7, 1)) == "1. Juli 2024"
+    assert german_dates("bis zum 2. April 2024 beim RP") == [date(2024, 4, 2)]
+
+
+def test_the_rules_are_the_ones_the_year_assumes() -> None:
+    """The expected days above follow these rules of states/agreement.toml; if an operator
+    changes them, the year's expectations must change with them."""
+    import tomllib
+
+    from tests.conftest import REPO
+
+    rules = tomllib.loads((REPO / "states" / "agreement.toml").read_text("utf-8"))["reminders"]
+    got = {r["kind"]: (r["anchor"], r["offsets"], r.get("repeat_every_days")) for r in rules}
+    assert got == ASSUMED_RULES
