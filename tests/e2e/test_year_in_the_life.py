@@ -84,17 +84,23 @@ REVIEW_UPDATE = frozenset(
     {"review_upcoming", "review_rescheduled", "review_changed", "review_moved", "review_updated"}
 )
 # The rules of states/agreement.toml the expected days are computed from (kind: anchor,
-# offsets, repeat); test_the_rules_are_the_ones_the_year_assumes keeps them in step.
+# offsets, repeat, escalates after); test_the_rules_are_the_ones_the_year_assumes checks them.
 ASSUMED_RULES = {
-    "application_due": ("date:03-31", ["-14d", "-3wd"], None),
-    "ministry_signature_pending": ("entered", ["14d"], None),
-    "district_signature_pending": ("field:ministry_signed_on", ["14d"], 7),
-    "district_signature_escalation": ("field:ministry_signed_on", ["35d"], None),
-    "notice_pending": ("field:district_signed_on", ["21d"], None),
-    "review_planning": ("date:09-01", ["0d"], None),
-    "review_upcoming": ("field:review_at", ["-14d", "-2wd"], None),
-    "review_overdue": ("field:review_at", ["1wd"], None),
-    "review_cancelled": ("entered", ["0d"], None),
+    "application_due": ("date:03-31", ["-14d", "-3wd"], None, None),
+    "ministry_signature_pending": ("entered", ["14d"], None, None),
+    "district_signature_pending": ("field:ministry_signed_on", ["14d"], 7, None),
+    "district_signature_escalation": (
+        "field:ministry_signed_on",
+        ["35d"],
+        None,
+        "district_signature_pending",
+    ),
+    "notice_pending": ("field:district_signed_on", ["21d"], None, None),
+    "review_planning": ("date:09-01", ["0d"], None, None),
+    "review_upcoming": ("field:review_at", ["-14d", "-2wd"], None, None),
+    "review_rescheduled": ("field:review_at", None, None, None),  # on_change: sent at once
+    "review_overdue": ("field:review_at", ["1wd"], None, None),
+    "review_cancelled": ("entered", ["0d"], None, None),
 }
 ENGLISH = re.compile(r"\b(reminder|failed|contact|error|sent|due|pending|recipient)\b", re.I)
 COMMAND_OF = {  # what the ministry desk is told to run, per kind
@@ -207,7 +213,7 @@ class Year:
         slug = mail.key.split("-", 1)[1]
         bad = []
         name = self.districts[slug].name
-        if not mail.subject.startswith(f"AQB {self.year}") or name not in mail.subject:
+        if f"AQB {self.year}" not in mail.subject or name not in mail.subject:
             bad.append(f"subject does not name AQB {self.year} and {name}")
         if any(w in mail.text for w in ("Traceback", "None", "Error", "Exception", "{'")):
             bad.append("text carries a Python repr or English exception text")
@@ -252,8 +258,8 @@ class Year:
             if "Regierungspräsidium Kassel" not in mail.text and "RP Kassel" not in mail.text:
                 bad.append("application mail does not say to send it to RP Kassel")
         if mail.kind == "district_signature_pending":
-            if "zurück" not in mail.text:
-                bad.append("signature mail does not say to send the signed copy back")
+            if not re.search(r"zurück|senden Sie", mail.text) or "AQB-Referat" not in mail.text:
+                bad.append("signature mail does not say to send the signed copy to the desk")
             if "Erinnerung)" in mail.subject and not self._earlier(mail):
                 bad.append("first signature mail this district gets is titled 'N. Erinnerung'")
         if mail.kind == "notice_pending" and "Bescheid" not in mail.text:
@@ -850,5 +856,8 @@ def test_the_rules_are_the_ones_the_year_assumes() -> None:
     from tests.conftest import REPO
 
     rules = tomllib.loads((REPO / "states" / "agreement.toml").read_text("utf-8"))["reminders"]
-    got = {r["kind"]: (r["anchor"], r["offsets"], r.get("repeat_every_days")) for r in rules}
+    got = {
+        r["kind"]: (r["anchor"], r.get("offsets"), r.get("repeat_every_days"), r.get("after"))
+        for r in rules
+    }
     assert got == ASSUMED_RULES
