@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgresql postgresql lint bench clean
+.PHONY: demo test test-sqlite test-postgresql postgresql faketime lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,10 @@ lint: $(STAMP)
 # tests start (initdb + pg_ctl as the unprivileged postgres account) and remove.
 test: $(STAMP) lint test-sqlite test-postgresql
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) faketime
 	$(BIN)/pytest
 
-test-postgresql: $(STAMP) postgresql
+test-postgresql: $(STAMP) postgresql faketime
 	$(BIN)/pytest --db postgresql
 
 # Debian's PostgreSQL server, when it is missing (CI runs as root).
@@ -38,6 +38,14 @@ postgresql:
 		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	fi
 	@id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql --shell /bin/sh postgres
+
+# libfaketime (Debian package faketime), when it is missing: the year-in-the-life test moves the
+# clock of each aqb process it starts with it (tests/year_helpers.py).
+faketime:
+	@if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 && ! test -e /usr/lib/faketime/libfaketime.so.1; then \
+		echo "installing libfaketime (Debian package faketime)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
