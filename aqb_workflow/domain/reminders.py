@@ -418,10 +418,10 @@ def escalation_hold(
     """Until when an escalation (``rule.after``) waits, or None when it may go now.
 
     Its own interval (its offset minus the series' first offset: 35d - 14d = 21 days) counts
-    from the first reminder of the series actually sent. While none was sent, the earliest
-    one can be is now, so the escalation waits at least its interval from now and is looked
-    at again then: it never says "despite repeated reminders" to the desk about reminders
-    nobody received (a series that failed is reported to the desk as such, delivery_failed).
+    from the first reminder of the series actually sent (or failed for good: the desk was
+    told of that failure then, and still hears of the escalation an interval later, so an
+    unreachable district is never left out). While none has reached its end, the earliest one
+    can is now, so the escalation waits at least its interval from now and is looked at again.
     """
     if first_sent is None:
         first_sent = now

@@ -251,11 +251,15 @@ def _held(
         return None
     key, _kind, anchor = row["identity"].split("|")[:3]
     series = outbox.of_kind(uow.conn, row["agreement"], rule.after, f"{key}|{rule.after}|{anchor}|")
-    sent = [parse_utc(r.finished_at) for r in series if r.status == "sent" and r.finished_at]
+    # a series that failed for good (no contact, 5xx) counts as sent: the desk was told of the
+    # failure then, and hears of the escalation its interval later instead of never
+    done = [
+        parse_utc(r.finished_at) for r in series if r.status in ("sent", "failed") and r.finished_at
+    ]
     until = domain.escalation_hold(
         rule,
         series_rule,
-        first_sent=min(sent) if sent else None,
+        first_sent=min(done) if done else None,
         now=now,
         calendar=app.calendar,
         zone=app.settings.zone,

@@ -272,6 +272,20 @@ def test_after_downtime_the_escalation_does_not_fire_in_the_same_pass(app, clock
     assert server.inbox.messages[-1]["To"] == DESK
 
 
+def test_an_unreachable_district_is_escalated_its_interval_after_the_failure(app, clock, server):
+    key = signed(app, district="wetterau")  # the Wetteraukreis has no contact
+    clock.set(datetime(2024, 7, 15, 6, 0, tzinfo=UTC))
+    assert send(app).failed == 1  # reported to the desk (delivery_failed), not escalated yet
+    for day in (22, 29):
+        clock.set(datetime(2024, 7, day, 6, 0, tzinfo=UTC))
+        send(app)
+    clock.set(datetime(2024, 8, 5, 6, 0, tzinfo=UTC))  # 15 July + 21 days: the desk hears of it
+    send(app)
+    [escalation] = by_kind(app, key, "district_signature_escalation")
+    assert escalation["status"] == "sent"
+    assert server.inbox.messages[-1]["To"] == DESK
+
+
 def test_an_agreement_signed_long_ago_but_recorded_late_gets_one_plain_reminder(app, clock, server):
     clock.set(datetime(2024, 8, 2, 9, 0, tzinfo=UTC))
     key = signed(app)  # signed 1 July, recorded 2 August: 14, 21 and 28 days have passed
