@@ -249,6 +249,7 @@ def context(
             "kind": row["kind"],
             "label": rule.label if rule else row["kind"],
             "due": format_date_de(due),
+            "sent_on": format_date_de(max(due, today or due)),  # the day it is written
             "late": late,
             "since": since,
             "deadline": deadline,

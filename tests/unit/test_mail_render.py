@@ -62,6 +62,7 @@ def sample(kind: str, audience: str = "ministry_desk", **reminder: Any) -> dict[
             "since": "1. Juli 2024",
             "deadline": "2. April 2024",
             "reply_by": "22. Juli 2024",
+            "sent_on": "16. Juli 2024",
             "occurrence": 1,
             "max_occurrences": 3,
             **reminder,
@@ -326,3 +327,15 @@ def test_environment_is_cached_per_folder(tmp_path: Path) -> None:
 
     assert environment(TEMPLATES) is environment(TEMPLATES)
     assert environment(tmp_path) is not environment(TEMPLATES)
+
+
+def test_a_mail_is_dated_the_day_it_is_written_and_counts_only_a_series():
+    """The footer names the day of sending (a late mail is not dated its planned day); a
+    reminder that is the reader's only one is not "die 1. von 1 Erinnerungen"."""
+    kind = "district_signature_pending"
+    for audience in ("district", "ministry_desk"):
+        only = render(TEMPLATES, kind, sample(kind, audience, occurrence=1, max_occurrences=1))
+        assert "vom 16. Juli 2024" in only.text and "vom 15. Juli 2024" not in only.text
+        assert "1. von 1" not in only.text and "1. von 1" not in only.html
+    series = render(TEMPLATES, kind, sample(kind, "district", occurrence=2, max_occurrences=3))
+    assert "Dies ist die 2. von 3 Erinnerungen." in series.text
