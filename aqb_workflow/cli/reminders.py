@@ -66,7 +66,7 @@ def list_(due: bool, failed: bool, everything: bool, key: str | None, as_json: b
             district=only,
         )
     if as_json:
-        emit_json(rows)
+        emit_json([_decoded(row) for row in rows])
         return
     if not rows:
         click.echo("keine Erinnerungen")
@@ -341,5 +341,17 @@ def _require_reader_of_all(application: App, what: str) -> None:
     with refusals_logged(application, who, "daemon status"):
         require_reader_of_all(who, what)
 
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A reminder row for --json: the lists and notes it stores as JSON text as real JSON."""
+    import json
+
+    return {
+        name: json.loads(value) if name in _JSON_COLUMNS and isinstance(value, str) else value
+        for name, value in row.items()
+    }
+
+
+_JSON_COLUMNS = ("recipients", "sent_to", "note")
 
 COMMANDS = [reminders, daemon]

@@ -155,9 +155,7 @@ def test_poisoned_reminders_fail_alone_and_the_pass_says_so(ws, server, command)
     assert reasons[keys["data"]]
     # every failure reported to the ministry desk, in the same pass
     reports = [r for r in everything if r["kind"] == "delivery_failed"]
-    assert sorted(json.loads(r["note"])["reminder"] for r in reports) == sorted(
-        r["id"] for r in failed
-    )
+    assert sorted(r["note"]["reminder"] for r in reports) == sorted(r["id"] for r in failed)
     assert {r["status"] for r in reports} == {"sent"}
     assert {str(m["X-AQB-Reminder"]) for m in mails_to(server, DESK)} >= {
         str(r["id"]) for r in reports
