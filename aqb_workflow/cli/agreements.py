@@ -122,8 +122,16 @@ def edit(
     who = actor(application, actor_name)
     with refusals_logged(application, who, f"edit {key}"):
         diff = services.edit(application, who, key, parse_assignments(assignments), reason)
+    from aqb_workflow.present import field_text
+
+    zone = application.settings.zone
     for name, change in diff.items():
-        click.echo(f"{key}: {name}: {change['old']} -> {change['new']}")
+        label = "Haushaltsmittel" if name == "budget_cents" else name
+        spec = application.workflow.field_types.get(name)
+        if spec is not None:
+            label = f"{spec.label} [{name}]"
+        old, new = (field_text(application.workflow, name, change[k], zone) for k in ("old", "new"))
+        click.echo(f"{key}: {label}: {old} → {new}")
 
 
 @click.command(epilog="Example: aqb triggers 2024-giessen")

@@ -111,6 +111,7 @@ def import_(file: str, dry_run: bool, as_json: bool, actor_name: str | None) -> 
     from aqb_workflow.documents import importer
     from aqb_workflow.documents.import_ import document_text, parse_agreement
     from aqb_workflow.domain.model import agreement_key
+    from aqb_workflow.present import plural
 
     data = _read(file)
     name = Path(file).name
@@ -144,7 +145,8 @@ def import_(file: str, dry_run: bool, as_json: bool, actor_name: str | None) -> 
         return
     label = application.workflow.label(state)
     click.echo(
-        f"imported {key}: {len(extracted.measures)} measures, state {state} ({label}), "
+        f"imported {key}: {plural(len(extracted.measures), 'measure', 'measures')}, "
+        f"state {state} ({label}), "
         f"sha256 {digest[:12]}"
     )
 
@@ -230,6 +232,7 @@ def open_(
     from aqb_workflow.documents.year import open_year, read_budgets
     from aqb_workflow.domain.formats import format_euro
     from aqb_workflow.errors import BadInput
+    from aqb_workflow.present import plural
 
     application = checked_app()
     budgets = None
@@ -260,7 +263,7 @@ def open_(
     for item in opened.created:
         click.echo(
             f"created {item['key']}: {format_euro(item['budget_cents'])} "
-            f"(from {item['budget_from']}), {item['measures']} measures"
+            f"(from {item['budget_from']}), " + plural(item["measures"], "measure", "measures")
         )
     for item in opened.skipped:
         click.echo(f"skipped {item['key']}: {item['reason']}")

@@ -45,13 +45,19 @@ def read_budgets(text: str, registry: Registry, year: int, source: str) -> dict[
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
-        if number == 1 and len(cells) >= 2 and not any(ch.isdigit() for ch in cells[1]):
+        if number == 1 and _is_header(cells, registry):
             continue  # a header such as "district;budget"
         cells = [c for c in cells if c] if len(cells) > 2 else cells
         if len(cells) != 2:
+            hint = (
+                "; with ',' between the columns write amounts without a decimal comma "
+                "(1.266.800) or separate the columns with ';'"
+                if delimiter == ","
+                else ""
+            )
             raise BadInput(
                 f"{source}: line {number}: expected two columns (AGS or slug, amount), "
-                f"got {len(cells)}"
+                f"got {len(cells)}{hint}"
             )
         try:
             entry = registry.find(cells[0])
@@ -70,6 +76,18 @@ def read_budgets(text: str, registry: Registry, year: int, source: str) -> dict[
         budgets[entry.slug] = cents
         seen_at[entry.slug] = number
     return budgets
+
+
+def _is_header(cells: list[str], registry: Registry) -> bool:
+    """A first line that names no district and no amount: column names, not data (a line
+    naming a district is data, and a bad amount on it is refused, never skipped)."""
+    if len(cells) < 2 or any(ch.isdigit() for ch in cells[1]):
+        return False
+    try:
+        registry.find(cells[0])
+    except BadInput:
+        return True
+    return False
 
 
 def _each(items: list[T]) -> Iterable[T]:

@@ -67,3 +67,14 @@ def test_open_year_is_all_or_nothing(app, monkeypatch):
         from aqb_workflow.store.queries import list_agreements
 
         assert [r["key"] for r in list_agreements(conn, 2025, None, None)] == []
+
+
+@pytest.mark.parametrize("text", ["giessen,abc\n", "06531;keins\n"])
+def test_a_first_line_naming_a_district_is_data_even_with_a_bad_amount(text):
+    with pytest.raises(BadInput, match="line 1: amount"):
+        read_budgets(text, REGISTRY, 2025, "b.csv")
+
+
+def test_german_amounts_between_commas_get_a_hint():
+    with pytest.raises(BadInput, match="got 3; with ',' between the columns"):
+        read_budgets("slug,amount\ngiessen,1.300.000,00\n", REGISTRY, 2025, "b.csv")
