@@ -274,26 +274,28 @@ def _daemon_state(application: Any, now: Any) -> dict[str, Any]:
 def _print_status(report: dict[str, Any], zone: Any) -> None:
     from aqb_workflow.present import local_time
 
-    state = f"running (pid {report['pid']})" if report["running"] else "not running"
-    click.echo(f"daemon: {state}")
+    state = f"läuft (PID {report['pid']})" if report["running"] else "läuft nicht"
+    click.echo(f"Versanddienst (aqb daemon): {state}")
     if report["last_pass_at"]:
         click.echo(
-            f"last pass: {local_time(str(report['last_pass_at']), zone)} ({report['last_result']})"
+            f"letzter Durchlauf: {local_time(str(report['last_pass_at']), zone)} "
+            f"({report['last_result']})"
         )
     click.echo(
-        f"queue: {report['due']} due now, {report['pending']} pending, "
-        f"{report['sending']} in flight, {report['failed']} failed, {report['sent']} sent"
+        f"Warteschlange: {report['due']} jetzt fällig, {report['pending']} geplant, "
+        f"{report['sending']} im Versand, {report['failed']} fehlgeschlagen, "
+        f"{report['sent']} versandt"
     )
     late = report["overdue_reminders"]
     if not late:
         return
     click.echo(
-        f"overdue: {len(late)} undelivered more than {report['overdue_grace_minutes']} "
-        "minutes after their due time (aqb reminders list --due)"
+        f"überfällig: {len(late)} mehr als {report['overdue_grace_minutes']} Minuten nach "
+        "ihrer Fälligkeit nicht zugestellt (aqb reminders list --due)"
     )
     click.echo(
         table(
-            ["id", "agreement", "kind", "due", "status", "tries", "last error"],
+            ["Nr.", "Vereinbarung", "Art", "fällig", "Status", "Versuche", "letzter Fehler"],
             [
                 (
                     r["id"],

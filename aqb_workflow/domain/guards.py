@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,22 @@ def not_before_review(ctx: GuardContext) -> str | None:
     return None
 
 
+def review_not_before_notice(ctx: GuardContext) -> str | None:
+    """The review looks at a year's funded work: it comes after the notice that funds it."""
+    notice = _stored_date(ctx.agreement, "notice_issued_on")
+    at: datetime | None = ctx.values.get("at")
+    if notice and at:
+        day = at.astimezone(ctx.zone).date()
+        if day < notice:
+            return (
+                f"the review ({format_date_de(day)}) cannot come before the funding notice "
+                f"({format_date_de(notice)})"
+            )
+    return None
+
+
 GUARDS: dict[str, Guard] = {
+    "review_not_before_notice": review_not_before_notice,
     "not_before_ministry_signature": not_before_ministry_signature,
     "received_not_before_district_signature": received_not_before_district_signature,
     "notice_not_before_signatures": notice_not_before_signatures,

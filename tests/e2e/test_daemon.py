@@ -178,14 +178,14 @@ def test_daemon_sends_everything_due_reports_status_and_stops_on_sigterm(site, s
         wait_for("all rows sent", lambda: statuses(site, wanted) == {"sent"})
         wait_for("escalations held", lambda: len([r for r in rows_of(site) if held_back(r)]) == 7)
         status = run_cli(site, "daemon status", expect=0, actor=None)
-        assert f"running (pid {proc.pid})" in status.stdout
-        assert f"7 pending, 0 in flight, 0 failed, {len(due)} sent" in status.stdout
+        assert f"läuft (PID {proc.pid})" in status.stdout
+        assert f"7 geplant, 0 im Versand, 0 fehlgeschlagen, {len(due)} versandt" in status.stdout
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=8) == 0, daemon_log(site)
 
     stopped = run_cli(site, "daemon status", expect=1, actor=None)
-    assert "not running" in stopped.stdout
+    assert "läuft nicht" in stopped.stdout
     assert "SIGTERM" in daemon_log(site)
 
     rows = {r["message_id"]: r for r in reminders(site, "--all")}

@@ -95,7 +95,7 @@ def test_reminders_list_preview_send_due_and_status(app, workspace, cli):
     assert sorted(failed) == ["delivery_failed", "district_signature_pending"]
     assert failed["district_signature_pending"]["agreement"] == "2024-wetterau"
     status = cli("daemon status", expect=1)
-    assert "not running" in status.stdout and "2 failed" in status.stdout
+    assert "läuft nicht" in status.stdout and "2 fehlgeschlagen" in status.stdout
     cli("contact add --role ministry_desk --name AQB-Referat --email aqb@hmsi.example")
     cli("contact add --district wetterau --role district --name AQB --email aqb@wk.example")
     reminder, report = failed["district_signature_pending"], failed["delivery_failed"]

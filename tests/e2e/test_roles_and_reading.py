@@ -61,7 +61,7 @@ def test_a_viewer_may_not_retry_but_reads_everything(two_districts, cli):
     result = cli(f"reminders retry {some}", actor="pruefer", expect=1)
     assert "viewer" in result.stderr and "aqb reminders retry" in result.stderr
     assert "To:" in cli(f"reminders preview {some}", actor="pruefer").stdout
-    assert "daemon:" in cli("daemon status", actor="pruefer", expect=1).stdout  # 1: none runs
+    assert "Versanddienst" in cli("daemon status", actor="pruefer", expect=1).stdout  # none runs
     assert _statuses(cli) == before
 
 

@@ -355,7 +355,7 @@ def test_outage_is_visible_in_status_and_list_due(ws, server):
     assert report["due"] == 20 and report["overdue"] == 10
     assert {r["id"] for r in report["overdue_reminders"]} == set(early)
     human = run_cli(ws, "daemon status", expect=1, actor=None).stdout
-    assert "20 due now" in human and "overdue: 10" in human
+    assert "20 jetzt fällig" in human and "überfällig: 10" in human
 
 
 def test_within_the_grace_status_does_not_alarm(ws, server):

@@ -117,3 +117,21 @@ def test_an_agreement_opened_from_last_year_knows_when_it_entered_its_state(app,
     assert [m.title for m in agreement.measures] == ["Maßnahme A"]
     services.edit(app, MINISTRY, "2024-giessen", {"budget": "1.100.000"}, None)
     assert services.current(app, "2024-giessen").entered_at == opened_at
+
+
+def test_a_review_before_the_funding_notice_is_refused_when_scheduled_moved_or_edited(app):
+    key = signed(app)  # notice of 5 August 2024
+    early = {"at": "1.8.2024 10:00", "location": "Gießen"}
+    scheduled = refusal(lambda: services.fire(app, MINISTRY, key, "schedule_review", early))
+    assert isinstance(scheduled, Refused)
+    assert "funding notice (5. August 2024)" in str(scheduled)
+    services.fire(
+        app, MINISTRY, key, "schedule_review", {"at": "15.10.2024 10:00", "location": "G"}
+    )
+    moved = refusal(
+        lambda: services.fire(app, MINISTRY, key, "reschedule_review", {"at": "1.8.2024 10:00"})
+    )
+    edited = refusal(
+        lambda: services.edit(app, MINISTRY, key, {"review_at": "1.8.2024 10:00"}, "verlegt")
+    )
+    assert without_key(moved) == without_key(edited) == without_key(scheduled)
