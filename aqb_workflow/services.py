@@ -313,20 +313,33 @@ def edit(
             budget_cents=agreement.budget_cents if budget is None else budget,
         )
         app.workflow.check_edit(agreement, after, app.settings.zone)
-        event = Event(
-            key,
-            event_name,
-            actor.display,
-            role,
-            now,
-            agreement.state,
-            agreement.state,
-            reason,
-            {"changes": diff},
-        )
+        event = _in_place(agreement, event_name, actor, role, now, reason, {"changes": diff})
         record(app, uow, agreement, event, now, changes=changes, budget_cents=budget)
         uow.commit()
     return diff
+
+
+def _in_place(
+    agreement: Agreement,
+    name: str,
+    actor: Actor,
+    role: str,
+    now: datetime,
+    reason: str | None,
+    payload: dict[str, Any],
+) -> Event:
+    """The event of a change that leaves the agreement in its state (an edit, a measure)."""
+    return Event(
+        agreement.key,
+        name,
+        actor.display,
+        role,
+        now,
+        agreement.state,
+        agreement.state,
+        reason,
+        payload,
+    )
 
 
 def _edited_values(
@@ -374,17 +387,7 @@ def _add_measure(
     """One measure appended to the agreement's list, with its event; the agreement as written."""
     measure_id, position = uow.add_measure(uow.agreement_id(agreement.key), category, title)
     payload = {"measure_added": {"id": measure_id, "category": category, "title": title}}
-    event = Event(
-        agreement.key,
-        event_name,
-        actor.display,
-        role,
-        now,
-        agreement.state,
-        agreement.state,
-        reason,
-        payload,
-    )
+    event = _in_place(agreement, event_name, actor, role, now, reason, payload)
     measures = [*agreement.measures, Measure(measure_id, category, title, position)]
     return record(app, uow, agreement, event, now, measures=measures, replan=False)
 
@@ -425,17 +428,7 @@ def remove_measure(app: App, actor: Actor, key: str, which: str, reason: str | N
                 "title": measure.title,
             }
         }
-        event = Event(
-            key,
-            event_name,
-            actor.display,
-            role,
-            now,
-            agreement.state,
-            agreement.state,
-            reason,
-            payload,
-        )
+        event = _in_place(agreement, event_name, actor, role, now, reason, payload)
         remaining = [m for m in agreement.measures if m.id != measure.id]
         record(app, uow, agreement, event, now, measures=remaining, replan=False)
         uow.commit()
