@@ -51,6 +51,11 @@ def explain_failure(
     if failed:
         due = format_date_de(parse_utc(failed["due_at"]).astimezone(app.settings.zone).date())
     facts = _classify(error, roles, app.settings.give_up_hours, district)
+    if facts.pop("template", False):  # name the folder this installation really uses
+        facts["explanation"] = (
+            "Die Nachricht konnte nicht erstellt werden: eine Mailvorlage im Ordner "
+            f"{app.settings.templates} ist fehlerhaft oder fehlt."
+        )
     retry = f"aqb reminders retry {reminder_id}" if reminder_id is not None else None
     commands = [*facts.pop("commands"), *([retry] if retry else [])]
     return {
@@ -92,7 +97,8 @@ def _classify(error: str, roles: list[str], give_up_hours: int, district: str) -
         quoted = " ".join(part for part in (reply[1], reply[2], reply[3].strip()) if part)
         temporary = reply[1].startswith("4")
         if refused:
-            addresses = ", ".join(re.findall(r"([^\s;:]+@[^\s;:]+):", refused[1]))
+            found = re.findall(r"<?([^\s;:<>]+@[^\s;:<>]+)>?:", refused[1])
+            addresses = ", ".join(dict.fromkeys(found))  # each address once, without <>
             what = f"Der Mailserver{host} hat die Empfängeradresse {addresses} abgelehnt"
         else:
             what = f"Der Mailserver{host} hat die Nachricht abgelehnt"
@@ -136,8 +142,7 @@ def _unreachable(rest: str, host: str, attempts: str, hours: int) -> dict[str, s
         }
     if "template" in rest or ".txt" in rest or ".html" in rest:
         return {
-            "explanation": "Die Nachricht konnte nicht erstellt werden: eine Mailvorlage im "
-            "Ordner notifications ist fehlerhaft oder fehlt.",
+            "template": "broken",  # explained with the configured folder by the caller
             "advice": "Bitte lassen Sie die Vorlage vom Betrieb prüfen (aqb reminders list "
             "--failed zeigt die technische Meldung) und stoßen Sie den Versand danach erneut an:",
         }

@@ -177,6 +177,14 @@ def test_each_failure_is_audited_as_reminder_failed(ws, server):
     run_cli(ws, "reminders send-due", expect=0, actor=None)
 
 
+def test_a_template_failure_report_names_the_templates_folder_in_use(ws, server):
+    poison(ws, server)  # its templates are a copy in the site's own folder
+    run_cli(ws, "reminders send-due", expect=1, actor=None)
+    texts = [" ".join(m.get_body(("plain",)).get_content().split()) for m in mails_to(server, DESK)]
+    [report] = [t for t in texts if "Mailvorlage im Ordner" in t]
+    assert f"Mailvorlage im Ordner {ws.root / 'notifications'} ist fehlerhaft" in report
+
+
 # -- 4. catch-up a reader understands ------------------------------------------------------
 
 
