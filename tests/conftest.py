@@ -256,6 +256,18 @@ def cli(workspace: Workspace) -> CLI:
 
 
 @pytest.fixture
+def server() -> Any:
+    """A real SMTP server (aiosmtpd) on a free loopback port, for the tests that send mail."""
+    from tests.smtp_server import SmtpServer
+
+    smtp = SmtpServer().start()
+    try:
+        yield smtp
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime(2024, 11, 20, 9, 0, tzinfo=UTC))
 

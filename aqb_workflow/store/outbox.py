@@ -198,18 +198,7 @@ def claim(
 def mark_sent(
     conn: Connection, reminder_id: int, now: datetime, sent_to: list[str], late: bool
 ) -> None:
-    conn.execute(
-        update(t.reminder)
-        .where(t.reminder.c.id == reminder_id)
-        .values(
-            status="sent",
-            finished_at=format_utc(now),
-            sent_to=json.dumps(sent_to),
-            late=late,
-            claimed_until=None,
-            last_error=None,
-        )
-    )
+    _finish(conn, reminder_id, "sent", now, sent_to=json.dumps(sent_to), late=late, last_error=None)
 
 
 def mark_retry(conn: Connection, reminder_id: int, at: datetime, error: str) -> None:
@@ -222,12 +211,17 @@ def mark_retry(conn: Connection, reminder_id: int, at: datetime, error: str) -> 
     )
 
 
-def mark_failed(conn: Connection, reminder_id: int, now: datetime, error: str) -> None:
+def _finish(conn: Connection, reminder_id: int, status: str, now: datetime, **values: Any) -> None:
+    """A reminder at its end (sent, failed, cancelled): when, and its claim released."""
     conn.execute(
         update(t.reminder)
         .where(t.reminder.c.id == reminder_id)
-        .values(status="failed", finished_at=format_utc(now), last_error=error, claimed_until=None)
+        .values(status=status, finished_at=format_utc(now), claimed_until=None, **values)
     )
+
+
+def mark_failed(conn: Connection, reminder_id: int, now: datetime, error: str) -> None:
+    _finish(conn, reminder_id, "failed", now, last_error=error)
 
 
 def reopen(conn: Connection, reminder_id: int, now: datetime) -> None:
@@ -317,13 +311,7 @@ def hold(conn: Connection, row: dict[str, Any], until: datetime) -> None:
 
 def cancel(conn: Connection, reminder_id: int, now: datetime, reason: str) -> None:
     """A claimed or pending reminder that is no longer to be sent (superseded, stale)."""
-    conn.execute(
-        update(t.reminder)
-        .where(t.reminder.c.id == reminder_id)
-        .values(
-            status="cancelled", finished_at=format_utc(now), last_error=reason, claimed_until=None
-        )
-    )
+    _finish(conn, reminder_id, "cancelled", now, last_error=reason)
 
 
 class SeriesRow(NamedTuple):

@@ -294,15 +294,6 @@ class Year:
 # -- the test ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def server():
-    smtp = SmtpServer().start()
-    try:
-        yield smtp
-    finally:
-        smtp.stop()
-
-
 # 2024: the Frist of 31 March falls on Easter Sunday and ends on 2 April; 1 September is a
 # Sunday. Other years: AQB_TEST_YEARS=2025,2027 pytest tests/e2e/test_year_in_the_life.py
 YEARS = [int(y) for y in os.environ.get("AQB_TEST_YEARS", "2024").split(",")]

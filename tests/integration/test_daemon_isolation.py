@@ -37,13 +37,6 @@ FIRST_DUE = datetime(2024, 7, 15, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def server():
-    smtp = SmtpServer().start()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture
 def ws(tmp_path, server) -> Workspace:
     site = make_workspace(tmp_path / "site", mail=server.config())
     app = bootstrap(load_settings(site.config))

@@ -18,14 +18,6 @@ from aqb_workflow.store.migrate import upgrade
 from aqb_workflow.testing import FixedClock
 from aqb_workflow.verify import verify
 from tests.conftest import MINISTRY, make_workspace
-from tests.smtp_server import SmtpServer
-
-
-@pytest.fixture
-def server():
-    smtp = SmtpServer().start()
-    yield smtp
-    smtp.stop()
 
 
 @pytest.fixture
